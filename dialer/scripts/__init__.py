@@ -1,0 +1,1 @@
+"""One module per `dialer` subcommand family; each defines C{register(subparsers)}."""

@@ -94,3 +94,119 @@ draw_members = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),  # order within the unit's stratum
 )
 sa.Index("ix_draw_members_unit", draw_members.c.draw_id, draw_members.c.unit_id)
+
+# ---------------------------------------------------------------------------
+# Campaigns, per-contact dialing state, attempts, callbacks (issue 4)
+# ---------------------------------------------------------------------------
+
+# A survey campaign: which draw is dialed with which questionnaire, how and when.
+# Rules that are lists or maps (calling windows, retry rules) are JSON validated by
+# dialer.campaign (windows: [{"days": [0..6], "start": "18:00", "end": "21:00"}],
+# retry rules: {"no_answer": 10800, "busy": 900, ...} seconds per retry class).
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("draw_id", sa.Integer, sa.ForeignKey("draws.id"), nullable=False),
+    sa.Column("questionnaire", sa.Text, nullable=False),  # ivr_scripts/ file name
+    sa.Column("mode", sa.String(16), nullable=False),  # progressive|predictive|ivr|preview
+    sa.Column("dial_template", sa.Text, nullable=False),  # PJSIP/{number}@trunk
+    sa.Column("caller_id", sa.String(64), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),  # respondents' tz, Asia/Shanghai
+    sa.Column("windows", sa.JSON, nullable=False),
+    sa.Column("retry_rules", sa.JSON, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("default_quota", sa.Integer, nullable=True),  # completes per unit; None = no cap
+    sa.Column("abandon_target", sa.Float, nullable=False),  # 0.03
+    sa.Column("priority", sa.Integer, nullable=False, default=0),  # higher dials first
+    sa.Column("status", sa.String(16), nullable=False),  # draft|running|paused|stopped|done
+    sa.Column("settings", sa.JSON, nullable=True),  # extras (trunk, ring timeout, contexts)
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# Per-unit quota of completes within a campaign (overrides campaigns.default_quota).
+campaign_units = sa.Table(
+    "campaign_units",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), primary_key=True),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), primary_key=True),
+    sa.Column("quota", sa.Integer, nullable=True),
+    sa.Column("completes", sa.Integer, nullable=False, default=0),
+)
+
+# Dialing state of one sampled contact within a campaign. `live_attempt_id` is the
+# lock that keeps two attempts from ever being live on one contact: it is claimed by a
+# conditional UPDATE (WHERE live_attempt_id IS NULL) before the attempt row is used.
+campaign_contacts = sa.Table(
+    "campaign_contacts",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), primary_key=True),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # order within the unit's stratum
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", sa.Float, nullable=True),  # earliest next dial; None = now
+    sa.Column("final", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_disposition", sa.String(8), nullable=True),  # AAPOR code
+    sa.Column("live_attempt_id", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sa.Index(
+    "ix_campaign_contacts_due",
+    campaign_contacts.c.campaign_id,
+    campaign_contacts.c.final,
+    campaign_contacts.c.next_at,
+)
+
+# One dial of one contact. Written BEFORE Originate (status 'pending') with its
+# ActionID, so a crash or an AMI reconnect can always be reconciled: an attempt is
+# never dialed twice and never stays live forever. Numbers are not copied here.
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), nullable=False),
+    sa.Column("attempt_no", sa.Integer, nullable=False),  # 1 = first dial of this contact
+    sa.Column("status", sa.String(16), nullable=False),  # dialer.campaign.calls.CallState
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("originated_at", sa.Float, nullable=True),  # Originate sent
+    sa.Column("answered_at", sa.Float, nullable=True),
+    sa.Column("bridged_at", sa.Float, nullable=True),  # reached an agent
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Column("action_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("uniqueid", sa.String(64), nullable=True),
+    sa.Column("channel", sa.String(128), nullable=True),
+    sa.Column("server", sa.String(64), nullable=True),  # AMI connection name
+    sa.Column("originate_reason", sa.Integer, nullable=True),  # OriginateResponse Reason
+    sa.Column("hangup_cause", sa.Integer, nullable=True),  # Q.850 cause
+    sa.Column("disposition", sa.String(8), nullable=True),  # AAPOR code, e.g. 1.1, 4.31
+    sa.Column("outcome", sa.String(32), nullable=True),  # dialer.campaign.dispositions name
+    sa.Column("mode", sa.String(8), nullable=True),  # agent | ivr
+    sa.Column("agent", sa.String(64), nullable=True),
+    sa.Column("abandoned", sa.Boolean, nullable=False, default=False),
+    sa.Column("detail", sa.JSON, nullable=True),
+)
+sa.Index("ix_attempts_campaign_status", attempts.c.campaign_id, attempts.c.status)
+sa.Index("ix_attempts_contact", attempts.c.contact_id)
+sa.Index("ix_attempts_uniqueid", attempts.c.uniqueid)
+
+# Appointments: a respondent asked to be called back at a time. Due callbacks are
+# dialed before fresh contacts.
+callbacks = sa.Table(
+    "callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("attempt_id", sa.Integer, sa.ForeignKey("attempts.id"), nullable=True),
+    sa.Column("agent", sa.String(64), nullable=True),  # preferred agent, if any
+    sa.Column("status", sa.String(16), nullable=False),  # pending | done | cancelled
+    sa.Column("note", sa.Text, nullable=True),
+)
+sa.Index("ix_callbacks_due", callbacks.c.campaign_id, callbacks.c.status, callbacks.c.due_at)

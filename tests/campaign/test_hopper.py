@@ -1,0 +1,184 @@
+"""The hopper: who is dialed next."""
+
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialer.campaign.hopper import Candidate, UnitState, select
+
+NOW = 1_000_000.0
+
+
+def c(cid, unit=1, number=None, **kw):
+    return Candidate(contact_id=cid, unit_id=unit, number=number or f"+86138{cid:08d}", **kw)
+
+
+UNITS = {1: UnitState(1), 2: UnitState(2), 3: UnitState(3)}
+
+
+def test_wanted_limits_picks():
+    """No more picks than the pacer asked for."""
+    s = select([c(i) for i in range(10)], UNITS, now=NOW, wanted=3)
+    assert len(s.picks) == 3
+
+
+def test_zero_wanted():
+    """Asking for nothing selects nothing."""
+    assert select([c(1)], UNITS, now=NOW, wanted=0).picks == []
+
+
+def test_skips_final_live_and_not_due():
+    """Finished, live and not-yet-due contacts are never picked."""
+    s = select(
+        [c(1, final=True), c(2, live=True), c(3, next_at=NOW + 60), c(4, next_at=NOW - 1)],
+        UNITS,
+        now=NOW,
+        wanted=10,
+    )
+    assert [p.contact_id for p in s.picks] == [4]
+    assert s.skipped == {"final": 1, "live": 1, "not-due": 1}
+
+
+def test_dnc_reported_not_picked():
+    """Do-not-call numbers are returned for finishing, never dialed."""
+    s = select(
+        [c(1, dnc=True), c(2), c(3)], UNITS, now=NOW, wanted=10, is_dnc=lambda n: n.endswith("3")
+    )
+    assert [p.contact_id for p in s.picks] == [2]
+    assert sorted(s.dnc) == [1, 3]
+
+
+def test_number_live_elsewhere_not_picked():
+    """A number with a live attempt (e.g. under another unit) is not dialed again."""
+    s = select(
+        [c(1, number="+8613800000001"), c(2, unit=2, number="+8613800000001")],
+        UNITS,
+        now=NOW,
+        wanted=10,
+        live_numbers={"+8613800000001"},
+    )
+    assert s.picks == []
+
+
+def test_same_number_twice_in_one_selection():
+    """The same number sampled under two units is dialed once per selection."""
+    s = select(
+        [c(1, number="+8613800000001"), c(2, unit=2, number="+8613800000001")],
+        UNITS,
+        now=NOW,
+        wanted=10,
+    )
+    assert len(s.picks) == 1
+
+
+def test_callbacks_first():
+    """Due appointments are picked before anything else, oldest first."""
+    cands = [
+        c(1),
+        c(2, callback_at=NOW - 10, next_at=NOW + 999),
+        c(3, callback_at=NOW - 20),
+        c(4, callback_at=NOW + 10),
+    ]
+    s = select(cands, UNITS, now=NOW, wanted=3)
+    assert [p.contact_id for p in s.picks] == [3, 2, 1]
+    assert [p.callback for p in s.picks] == [True, True, False]
+
+
+def test_retries_before_fresh_within_unit():
+    """Within a unit, due retries go before fresh contacts, fresh ones in sample order."""
+    cands = [
+        c(1, position=2),
+        c(2, position=1),
+        c(3, next_at=NOW - 5, attempts=1),
+        c(4, next_at=NOW - 50, attempts=2),
+    ]
+    s = select(cands, {1: UnitState(1)}, now=NOW, wanted=4)
+    assert [p.contact_id for p in s.picks] == [4, 3, 2, 1]
+    assert [p.attempt_no for p in s.picks] == [3, 2, 1, 1]
+
+
+def test_quota_met_unit_not_dialed():
+    """A unit whose quota of completes is met is not dialed."""
+    units = {1: UnitState(1, quota=5, completes=5), 2: UnitState(2, quota=5, completes=4)}
+    s = select([c(1, unit=1), c(2, unit=2)], units, now=NOW, wanted=5)
+    assert [p.unit_id for p in s.picks] == [2]
+    assert s.skipped["quota-met"] == 1
+
+
+def test_round_robin_without_quotas():
+    """Without quotas, lines are spread evenly across units."""
+    cands = [c(u * 100 + i, unit=u) for u in (1, 2, 3) for i in range(10)]
+    s = select(cands, UNITS, now=NOW, wanted=9)
+    assert Counter(p.unit_id for p in s.picks) == {1: 3, 2: 3, 3: 3}
+
+
+def test_fairness_counts_lines_in_flight():
+    """A unit that already has many live calls gets fewer new ones."""
+    units = {1: UnitState(1, live=4), 2: UnitState(2, live=0)}
+    cands = [c(u * 100 + i, unit=u) for u in (1, 2) for i in range(10)]
+    s = select(cands, units, now=NOW, wanted=6)
+    assert Counter(p.unit_id for p in s.picks) == {2: 5, 1: 1}
+
+
+def test_fairness_by_remaining_quota():
+    """Lines follow the completes still needed: 30 remaining gets 3x the lines of 10 remaining."""
+    units = {1: UnitState(1, quota=40, completes=10), 2: UnitState(2, quota=40, completes=30)}
+    cands = [c(u * 100 + i, unit=u) for u in (1, 2) for i in range(50)]
+    s = select(cands, units, now=NOW, wanted=20)
+    assert Counter(p.unit_id for p in s.picks) == {1: 15, 2: 5}
+
+
+candidate = st.builds(
+    Candidate,
+    contact_id=st.integers(1, 40),
+    unit_id=st.integers(1, 4),
+    number=st.sampled_from([f"+8613800000{i:03d}" for i in range(25)]),
+    position=st.integers(0, 100),
+    attempts=st.integers(0, 5),
+    next_at=st.one_of(st.none(), st.floats(NOW - 100, NOW + 100)),
+    callback_at=st.one_of(st.none(), st.floats(NOW - 100, NOW + 100)),
+    live=st.booleans(),
+    final=st.booleans(),
+    dnc=st.booleans(),
+)
+unit_states = st.fixed_dictionaries(
+    {
+        u: st.builds(
+            UnitState,
+            unit_id=st.just(u),
+            quota=st.one_of(st.none(), st.integers(0, 5)),
+            completes=st.integers(0, 5),
+            live=st.integers(0, 5),
+        )
+        for u in (1, 2, 3)
+    }
+)
+
+
+@given(
+    st.lists(candidate, max_size=40),
+    unit_states,
+    st.integers(0, 30),
+    st.sets(st.sampled_from([f"+8613800000{i:03d}" for i in range(25)]), max_size=5),
+)
+def test_hopper_invariants(cands, units, wanted, live_numbers):
+    """Whatever the input: at most `wanted` picks, no number twice or live, nothing ineligible."""
+    s = select(cands, units, now=NOW, wanted=wanted, live_numbers=live_numbers)
+    by_id = {}
+    for cand in cands:
+        by_id.setdefault(cand.contact_id, cand)
+    assert len(s.picks) <= wanted
+    numbers = [p.number for p in s.picks]
+    assert len(numbers) == len(set(numbers))
+    assert not set(numbers) & live_numbers
+    assert len({p.contact_id for p in s.picks}) == len(s.picks)
+    for p in s.picks:
+        cand = by_id[p.contact_id]
+        assert not (cand.final or cand.live or cand.dnc)
+        assert cand.unit_id in units and not units[cand.unit_id].full
+        due = cand.callback_at if cand.callback_at is not None else cand.next_at
+        assert due is None or due <= NOW
+    # callbacks come first
+    flags = [p.callback for p in s.picks]
+    assert flags == sorted(flags, reverse=True)

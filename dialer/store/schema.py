@@ -45,10 +45,12 @@ imports = sa.Table(
     sa.Column("accepted", sa.Integer, nullable=False, default=0),
     sa.Column("duplicates", sa.Integer, nullable=False, default=0),
     sa.Column("rejected", sa.Integer, nullable=False, default=0),
+    sa.Column("shared", sa.Integer, nullable=False, default=0),  # numbers also under another unit
+    sa.Column("finished_at", sa.Float, nullable=True),
 )
 
 # A phone number handed in by a unit. The same number may appear under two units
-# (reported by the frame report, not merged): unique per (unit, number).
+# (reported by the frame report, not merged): unique per (unit, number, extension).
 contacts = sa.Table(
     "contacts",
     metadata,
@@ -56,11 +58,11 @@ contacts = sa.Table(
     sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), nullable=False),
     sa.Column("number", sa.String(32), nullable=False),  # E.164
     sa.Column("line_type", sa.String(16), nullable=False),  # mobile | landline
-    sa.Column("extension", sa.String(16), nullable=True),
+    sa.Column("extension", sa.String(16), nullable=False, server_default=""),  # "" if none
     sa.Column("attributes", sa.JSON, nullable=True),  # name, gender, age group, district...
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
     sa.Column("source_row", sa.Integer, nullable=True),
-    sa.UniqueConstraint("unit_id", "number", name="uq_contacts_unit_number"),
+    sa.UniqueConstraint("unit_id", "number", "extension", name="uq_contacts_unit_number"),
 )
 sa.Index("ix_contacts_number", contacts.c.number)
 
@@ -210,3 +212,54 @@ callbacks = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
 )
 sa.Index("ix_callbacks_due", callbacks.c.campaign_id, callbacks.c.status, callbacks.c.due_at)
+
+# ---------------------------------------------------------------------------
+# Answers and IVR sessions (issue 5)
+# ---------------------------------------------------------------------------
+
+# One answer to one question, written the moment it is given (so a hang-up after
+# question 3 keeps answers 1-3). `mode` says how it was collected (ivr | phone | web |
+# paper); `unit_id` is the unit the question is about (per-unit blocks), which may
+# differ from the contact's unit. Voice comments keep the recording path in `value`.
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("attempt_id", sa.Integer, sa.ForeignKey("attempts.id"), nullable=False),
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), nullable=True),
+    sa.Column("block", sa.String(64), nullable=False),
+    sa.Column("question", sa.String(64), nullable=False),
+    sa.Column("code", sa.Integer, nullable=True),  # option code, or the number typed
+    sa.Column("key", sa.String(32), nullable=True),  # keys pressed (IVR) / clicked (desktop)
+    sa.Column("value", sa.Text, nullable=True),  # free text, or a recording's path
+    sa.Column("answered_at", sa.Float, nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False, default=1),  # times asked before this answer
+    sa.Column("mode", sa.String(8), nullable=False),  # ivr | phone | web | paper
+    sa.Column("language", sa.String(16), nullable=True),
+)
+sa.Index("ix_answers_attempt", answers.c.attempt_id)
+sa.Index("ix_answers_campaign_unit", answers.c.campaign_id, answers.c.unit_id)
+
+# One run of the IVR survey over one AGI session. `result` is how the questionnaire
+# ended (dialer.surveys.model.Outcome: complete | partial | break_off | refused |
+# ineligible, or None when it never got to a question); `end_reason` why the session
+# ended (completed | hangup | timeout | error). The campaign controller reads `result`
+# when it classifies the attempt after the channel's Hangup event.
+ivr_sessions = sa.Table(
+    "ivr_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("attempt_id", sa.Integer, sa.ForeignKey("attempts.id"), nullable=False),
+    sa.Column("uniqueid", sa.String(64), nullable=True),  # Asterisk channel uniqueid
+    sa.Column("questionnaire", sa.String(128), nullable=False),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Column("result", sa.String(16), nullable=True),
+    sa.Column("end_reason", sa.String(16), nullable=True),
+    sa.Column("answered", sa.Integer, nullable=False, default=0),  # substantive answers
+    sa.Column("asked", sa.Integer, nullable=False, default=0),  # substantive questions asked
+)
+sa.Index("ix_ivr_sessions_attempt", ivr_sessions.c.attempt_id)

@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("accepted", sa.Integer, nullable=False),
         sa.Column("duplicates", sa.Integer, nullable=False),
         sa.Column("rejected", sa.Integer, nullable=False),
+        sa.Column("shared", sa.Integer, nullable=False),
+        sa.Column("finished_at", sa.Float, nullable=True),
     )
     op.create_table(
         "contacts",
@@ -41,11 +43,11 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id"), nullable=False),
         sa.Column("number", sa.String(32), nullable=False),
         sa.Column("line_type", sa.String(16), nullable=False),
-        sa.Column("extension", sa.String(16), nullable=True),
+        sa.Column("extension", sa.String(16), nullable=False, server_default=""),
         sa.Column("attributes", sa.JSON, nullable=True),
         sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
         sa.Column("source_row", sa.Integer, nullable=True),
-        sa.UniqueConstraint("unit_id", "number", name="uq_contacts_unit_number"),
+        sa.UniqueConstraint("unit_id", "number", "extension", name="uq_contacts_unit_number"),
     )
     op.create_index("ix_contacts_number", "contacts", ["number"])
     op.create_table(

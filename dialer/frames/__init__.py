@@ -1,0 +1,1 @@
+"""Sample frames, pure: phone numbers, input files, deduplication, sampling, integrity report."""

@@ -153,6 +153,7 @@ class AMIClient(Actions, Service):
         self._protocol: AMIProtocol | None = None
         self._state_callbacks: list[Callable[[bool], object]] = []
         self._ready_waiters: list[Deferred[AMIProtocol]] = []
+        self._setup_failures = 0
 
     # -- service --------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class AMIClient(Actions, Service):
         self._service = ClientService(
             self.endpoint,
             cast(Any, self.factory),
-            retryPolicy=self.retry_policy,
+            retryPolicy=self._retry_delay,
             clock=self.clock,
             prepareConnection=self._prepare,
         )
@@ -235,10 +236,35 @@ class AMIClient(Actions, Service):
 
     # -- connection life ------------------------------------------------------------
 
-    def _prepare(self, protocol: AMIProtocol) -> Deferred[None]:
-        return Deferred.fromCoroutine(self._login(protocol))
+    def _prepare(self, protocol: AMIProtocol) -> None:
+        """
+        ClientService's prepareConnection: start the login and return at once.
+
+        Waiting for the login here would be the textbook use, but Twisted's ClientService
+        (26.x) has no state-machine transition for a connection that closes while
+        prepareConnection is pending or after it failed (automat NoTransition in its
+        Connecting/Waiting/Disconnecting states), and a failed login is exactly that:
+        Asterisk closes the socket after "Authentication failed". So ClientService sees
+        the TCP connection as made, and L{_login} reports readiness through
+        C{on_state}/C{when_ready}; a failed login closes the connection, which takes the
+        ordinary "connection lost, retry" path.
+        """
+        # ClientService hands us its proxy; keep the protocol itself so that identity
+        # checks in _lost() work.
+        Deferred.fromCoroutine(self._login(protocol.unwrapped()))
+
+    def _retry_delay(self, attempt: int) -> float:
+        # Failed logins count as failed attempts too (see _login).
+        return self.retry_policy(attempt + self._setup_failures)
 
     async def _login(self, protocol: AMIProtocol) -> None:
+        """
+        Log in, wait for FullyBooted, resync channels, then report ready.
+
+        This never fails: on failure it closes the connection and lets the ordinary
+        "connection lost, retry" path run; consecutive setup failures are added to the
+        retry attempt count so that the backoff still grows.
+        """
         try:
             await protocol.login(self.username, self._secret, md5=self.md5)
             if not protocol.fully_booted:
@@ -255,19 +281,22 @@ class AMIClient(Actions, Service):
                 lost = self.channels.finish_resync(result.events)
                 if lost:
                     self.log.info("AMI resync: {count} tracked channels are gone", count=len(lost))
-        except AuthenticationFailed:
-            self.log.error(
-                "AMI login refused for user {username}; will retry", username=self.username
-            )
-            cast(Any, protocol.transport).abortConnection()
-            raise
         except Exception as e:
-            self.log.error(
-                "AMI connection setup failed ({error}); will retry", error=str(e) or repr(e)
-            )
+            self._setup_failures += 1
+            if isinstance(e, AuthenticationFailed):
+                self.log.error(
+                    "AMI login refused for user {username}; will retry", username=self.username
+                )
+            elif isinstance(e, ConnectionDropped):
+                self.log.info("AMI connection closed during login; will retry")
+            else:
+                self.log.error(
+                    "AMI connection setup failed ({error}); will retry", error=str(e) or repr(e)
+                )
             if protocol.connected:
                 cast(Any, protocol.transport).abortConnection()
-            raise
+            return
+        self._setup_failures = 0
         if self.keepalive_interval:
             protocol.start_keepalive(self.keepalive_interval)
         self.log.info("AMI connected and logged in as {username}", username=self.username)

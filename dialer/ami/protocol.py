@@ -404,6 +404,10 @@ class AMIProtocol(Actions, Protocol):
         self._broken = False
         self._keepalive: LoopingCall | None = None
 
+    def unwrapped(self) -> AMIProtocol:
+        """This protocol itself, even when reached through a wrapper (ClientService's proxy)."""
+        return self
+
     # -- Twisted hooks --------------------------------------------------------------
 
     def connectionMade(self) -> None:

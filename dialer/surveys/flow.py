@@ -416,7 +416,7 @@ def _choices(state: State, question: Question) -> tuple[Choice, ...]:
 def _collect(
     state: State, unit: str | None, question: Question, lead: tuple[str, ...] = ()
 ) -> Step:
-    says = _says(state, (*lead, question.prompt), unit, question)
+    says = _says(state, (*lead, *question.prompts), unit, question)
     attempt = 1 + state.invalid + state.no_input + state.repeats
     if question.kind == "record":
         return Record(

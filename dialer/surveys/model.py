@@ -71,6 +71,8 @@ class Scale:
 
     id: str
     options: tuple[Option, ...]
+    #: Spoken after the question of every question using the scale ("满意请按1, ...").
+    prompt: str | None = None
     line: int = 0
 
 
@@ -88,7 +90,8 @@ class Question:
 
     id: str
     kind: QuestionKind
-    prompt: str
+    #: Prompt ids spoken in order to put the question (a scale's keypad hint comes last).
+    prompts: tuple[str, ...]
     options: tuple[Option, ...] = ()
     scale: str | None = None
     #: Read the choice back and ask for the confirm key (C{#}); the repeat key (C{*}) re-asks.

@@ -174,6 +174,8 @@ def needed(script: Script) -> list[Sound]:
                 seen.setdefault((lang, name), Sound(lang, name, unit_text(script, code, lang)))
         if uses_option:
             for _, question in script.questions():
+                if not question.confirm:
+                    continue  # {option} is only said when a choice is read back
                 for option in question.options:
                     name = f"option-{option_owner(question)}-{option.code}"
                     label = option.label.get(lang, "")
@@ -202,10 +204,26 @@ def to_pinyin(text: str) -> str:
             "Mandarin prompts need pypinyin: pip install 'minyi-dialer[prompts]'"
             " / 普通话提示音需要 pypinyin"
         ) from error
+    _load_phrases()
     text = text.replace("*", "星号").replace("#", "井号")
     text = "".join(_ZH_DIGITS.get(c, c) for c in text).translate(_ZH_PUNCT)
     syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)
-    return re.sub(r"\s+([,.!?;:])", r"\1", " ".join(s.strip() for s in syllables if s.strip()))
+    spoken = re.sub(r"\s+([,.!?;:])", r"\1", " ".join(s.strip() for s in syllables if s.strip()))
+    return spoken.lstrip(",.!?;: ")
+
+
+#: Readings pypinyin's dictionary gets wrong for the demo city's place names.
+PHRASES = {"都安": [["dū"], ["ān"]]}
+_phrases_loaded = False
+
+
+def _load_phrases() -> None:
+    global _phrases_loaded
+    if not _phrases_loaded:
+        from pypinyin import load_phrases_dict
+
+        load_phrases_dict(PHRASES)
+        _phrases_loaded = True
 
 
 def tts_text(language: str, text: str) -> tuple[str, str]:

@@ -37,9 +37,8 @@ class Phone(NamedTuple):
 REASONS: dict[str, tuple[str, str]] = {
     "empty": ("号码为空", "no number"),
     "precision_lost": (
-        "Excel 已将号码改成科学计数法或加了 .0，精度丢失，请从原始数据重新导出",
-        "precision lost: Excel turned the number into scientific notation or added .0;"
-        " export it again as text",
+        "精度丢失：Excel 把号码改成了科学计数法或加了 .0",
+        "precision lost: Excel scientific notation or trailing .0",
     ),
     "bad_characters": (
         "含有不属于电话号码的字符",
@@ -85,6 +84,8 @@ _FULL_WIDTH.update(
         0xFF09: ord(")"),
         0xFF0E: ord("."),
         0xFF03: ord("#"),
+        0xFF25: ord("E"),
+        0xFF45: ord("e"),
         0xFF0C: ord(","),
         0xFF0F: ord("/"),
         0xFF1B: ord(";"),

@@ -344,19 +344,6 @@ def thd_frame_numbers(conn: sa.Connection) -> dict[int, list[tuple[str, str]]]:
     return out
 
 
-def thd_shared_pairs(conn: sa.Connection) -> list[tuple[int, int, int]]:
-    """(unit a, unit b, numbers both handed in) for every pair of units sharing numbers."""
-    a = contacts.alias("a")
-    b = contacts.alias("b")
-    rows = conn.execute(
-        sa.select(a.c.unit_id, b.c.unit_id, sa.func.count(sa.distinct(a.c.number)))
-        .join(b, sa.and_(a.c.number == b.c.number, a.c.unit_id < b.c.unit_id))
-        .group_by(a.c.unit_id, b.c.unit_id)
-        .order_by(sa.func.count(sa.distinct(a.c.number)).desc())
-    )
-    return [(int(x), int(y), int(n)) for x, y, n in rows]
-
-
 # ---------------------------------------------------------------------------
 # Draws
 # ---------------------------------------------------------------------------

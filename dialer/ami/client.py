@@ -297,6 +297,9 @@ class AMIClient(Actions, Service):
                 cast(Any, protocol.transport).abortConnection()
             return
         self._setup_failures = 0
+        if protocol.shutting_down or not protocol.connected:
+            self.log.info("Asterisk is shutting down; not using this AMI connection")
+            return
         if self.keepalive_interval:
             protocol.start_keepalive(self.keepalive_interval)
         self.log.info("AMI connected and logged in as {username}", username=self.username)
@@ -353,7 +356,7 @@ class AMIClient(Actions, Service):
         priority: int | str | None = None,
         application: str | None = None,
         data: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         caller_id: str | None = None,
         variables: Mapping[str, str] | Sequence[tuple[str, str]] = (),
         channel_id: str | None = None,

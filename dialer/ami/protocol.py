@@ -698,7 +698,7 @@ class AMIProtocol(Actions, Protocol):
         priority: int | str | None = None,
         application: str | None = None,
         data: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         caller_id: str | None = None,
         variables: Mapping[str, str] | Sequence[tuple[str, str]] = (),
         channel_id: str | None = None,
@@ -713,7 +713,8 @@ class AMIProtocol(Actions, Protocol):
         """
         Send an Originate; see L{Originate} for the two outcomes.
 
-        C{timeout} is the ring time in seconds (sent as milliseconds). Headers are sent in
+        C{timeout} is the ring time in seconds (sent as milliseconds; None sends no
+        C{Timeout} and Asterisk uses its default of 30 s). Headers are sent in
         the order the reference traces use: Channel, Context, Exten, Priority, Application,
         Data, Timeout, Async, CallerID, Variable..., ChannelId, OtherChannelId, Account,
         Codecs, EarlyMedia, then C{extra}. The result waits C{timeout} plus the action
@@ -730,7 +731,7 @@ class AMIProtocol(Actions, Protocol):
             ("Priority", None if priority is None else str(priority)),
             ("Application", application),
             ("Data", data),
-            ("Timeout", str(round(timeout * 1000))),
+            ("Timeout", None if timeout is None else str(round(timeout * 1000))),
             ("Async", "true" if async_ else None),
             ("CallerID", caller_id),
         ):
@@ -749,7 +750,7 @@ class AMIProtocol(Actions, Protocol):
         headers.extend(_headers_list(extra))
         handle = Originate(aid, channel_id, other_channel_id, tuple(pairs))
         message = Message.action("Originate", headers, action_id=aid)
-        wait = timeout + self.action_timeout
+        wait = (30.0 if timeout is None else timeout) + self.action_timeout
         try:
             if async_:
                 _, pending = self._send(message, collect=False, timeout=None)

@@ -221,6 +221,8 @@ class AGISession:
         for out in lines:
             self.proto.send(out)
         code, result = _result_text(lines[-1])
+        if lines[-1].startswith("200 result=-1"):
+            code = "-1"  # Asterisk reports result -1 as ResultCode -1 (b2, b3)
         self.pbx.chan_event(
             "AGIExecEnd",
             chan,

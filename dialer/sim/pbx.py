@@ -409,6 +409,10 @@ class PBX:
         priv = _PRIVILEGE.get(name, "call,all")
         self.emit(name, [("Privilege", priv), *chan.snapshot(), *(extra or [])])
 
+    def bridge_event(self, name: str, chan: Channel, bridge: Bridge, num: int) -> None:
+        """BridgeEnter/BridgeLeave: bridge snapshot first, then the channel's."""
+        self.emit(name, [("Privilege", "call,all"), *bridge.headers(num), *chan.snapshot()])
+
     def next_uniqueid(self) -> str:
         """C{<epoch at start>.<sequence>}, as Asterisk numbers channels."""
         uid = f"{self._epoch}.{self._seq}"
@@ -826,9 +830,9 @@ class PBX:
             if c.bridged_since is not None:
                 c.bridged_seconds += now - c.bridged_since
                 c.bridged_since = None
-        self.chan_event("BridgeLeave", chan, bridge.headers(1))
+        self.bridge_event("BridgeLeave", chan, bridge, 1)
         self.set_var(chan, "BRIDGEPEER", "")
-        self.chan_event("BridgeLeave", other, bridge.headers(0))
+        self.bridge_event("BridgeLeave", other, bridge, 0)
         self.set_var(other, "BRIDGEPEER", "")
         self.emit("BridgeDestroy", [("Privilege", "call,all"), *bridge.headers(0)])
         self.bridges.pop(bridge.uniqueid, None)
@@ -866,6 +870,11 @@ class PBX:
         for chan in list(self.channels.values()):
             if not chan.gone:
                 self.chan_event("SoftHangupRequest", chan, [("Cause", "4")])
+        for chan in self.channels.values():
+            # Bridged legs end with 16, legs sitting in an application with 0; the
+            # interviewer's ;2 inherits from its ;1 (trace g1).
+            if chan.cause is None and not (chan.context == "agents" and not chan.is_one):
+                chan.cause = 16 if chan.bridge is not None else 0
         for chan in list(self.channels.values()):
             if not chan.gone:
                 if chan.dialing is not None or chan.app in ("AppDial", "AppDial2"):
@@ -1120,8 +1129,8 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     now = pbx.clock.seconds()
     one.bridge = chan.bridge = bridge
     one.bridged_since = chan.bridged_since = now
-    pbx.chan_event("BridgeEnter", one, bridge.headers(1))
-    pbx.chan_event("BridgeEnter", chan, bridge.headers(2))
+    pbx.bridge_event("BridgeEnter", one, bridge, 1)
+    pbx.bridge_event("BridgeEnter", chan, bridge, 2)
     pbx.set_var(one, "BRIDGEPEER", chan.name)
     pbx.set_var(chan, "BRIDGEPEER", one.name)
     answered = now

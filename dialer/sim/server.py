@@ -98,7 +98,13 @@ class SimulatedPBX:
 
     def _booted(self) -> None:
         self.booted = True
-        msg = self.fully_booted()
+        up = self.fully_booted()
+        # After a restart Asterisk sends this one with Status first (trace g1).
+        msg = Message.event(
+            "FullyBooted",
+            [("Privilege", "system,all"), ("Status", "Fully Booted"),
+             ("Uptime", up["Uptime"]), ("LastReload", up["LastReload"])],
+        )
         for s in list(self.sessions):
             if s.authenticated:
                 s.send(msg)
@@ -119,6 +125,7 @@ class SimulatedPBX:
         pbx = self.pbx
         if pbx is None:
             return
+        busy = any(not c.gone for c in pbx.channels.values())
         pbx.shutdown_hangup()
 
         def announce() -> None:
@@ -131,7 +138,7 @@ class SimulatedPBX:
                 s.event(msg)
             self.clock.callLater(CLOSE_DELAY, self._go_down, restart)
 
-        self.clock.callLater(SHUTDOWN_EVENT_DELAY, announce)
+        self.clock.callLater(SHUTDOWN_EVENT_DELAY if busy else 0.011, announce)
 
     def _go_down(self, restart: bool) -> None:
         if self.pbx is not None:

@@ -234,7 +234,8 @@ def _numbered_csv(
             yield n, cells
     except UnicodeDecodeError:
         raise InputError(
-            f"{p}: row {n + 1}: bytes that are not valid {encoding} / 第 {n + 1} 行编码错误"
+            f"{p}: around row {n + 1}: bytes that are not valid {encoding} (the file mixes"
+            f" encodings) / 约第 {n + 1} 行附近编码错误"
         ) from None
     except csv.Error as e:
         raise InputError(f"{p}: row {n + 1}: {e} / 第 {n + 1} 行 CSV 格式错误") from None
@@ -244,9 +245,11 @@ def _numbered_csv(
 def _open_xlsx(p: Path) -> Iterator[Table]:
     import openpyxl  # deferred: openpyxl is slow to import and CSV is the common case
 
+    f = p.open("rb")  # a file object: openpyxl would refuse a path not named .xlsx
     try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
     except Exception as e:  # zipfile/openpyxl raise many kinds for a damaged file
+        f.close()
         raise InputError(f"{p}: not a readable XLSX file ({e}) / 无法读取的 XLSX 文件") from None
     try:
         ws = wb.worksheets[0]
@@ -271,6 +274,7 @@ def _open_xlsx(p: Path) -> Iterator[Table]:
         )
     finally:
         wb.close()
+        f.close()
 
 
 def _cell_text(value: Any) -> str:

@@ -369,6 +369,32 @@ def thd_live_numbers(conn: sa.Connection) -> set[str]:
     return {r.number for r in conn.execute(q)}
 
 
+@dataclass(frozen=True)
+class HopperInput:
+    candidates: list[Candidate]
+    units: dict[int, UnitState]
+    live_numbers: set[str]
+    open_contacts: int  # contacts not finished (0: the campaign is exhausted)
+
+
+def thd_hopper_input(
+    conn: sa.Connection, campaign_id: int, now: float, per_unit: int = 50
+) -> HopperInput:
+    """Everything the hopper needs, read in one go."""
+    open_contacts = conn.execute(
+        sa.select(sa.func.count()).where(
+            campaign_contacts.c.campaign_id == campaign_id,
+            campaign_contacts.c.final.is_(False),
+        )
+    ).scalar_one()
+    return HopperInput(
+        thd_load_candidates(conn, campaign_id, now, per_unit),
+        thd_unit_states(conn, campaign_id),
+        thd_live_numbers(conn),
+        int(open_contacts),
+    )
+
+
 def thd_finish_dnc(
     conn: sa.Connection, campaign_id: int, contact_ids: Sequence[int], now: float
 ) -> None:
@@ -399,6 +425,7 @@ class Claim:
     reason: str  # claimed | dnc | busy (already live or final)
     number: str | None = None
     attempt_no: int = 0
+    unit_id: int = 0
 
 
 def thd_claim_attempt(
@@ -464,7 +491,7 @@ def thd_claim_attempt(
         .where(cc.c.campaign_id == campaign_id, cc.c.contact_id == contact_id)
         .values(live_attempt_id=attempt_id)
     )
-    return Claim(int(attempt_id), "claimed", row.number, attempt_no)
+    return Claim(int(attempt_id), "claimed", row.number, attempt_no, row.unit_id)
 
 
 _UPDATABLE = {

@@ -1,0 +1,1054 @@
+"""
+The campaign controller: the Twisted shell around the pure campaign logic.
+
+One L{CampaignController} (a C{Service}) runs one campaign. It wakes on events
+(CallLaterOnce-style: many wake-ups in one reactor turn make one tick) and on a
+heartbeat C{LoopingCall}; each tick it builds a L{PacingInput}, asks the pacing policy
+how many calls to launch, asks the hopper whom to dial, and for each contact:
+
+ 1. claims the contact and writes the attempt (ActionID, ChannelId) in one transaction,
+ 2. only then sends Originate on the AMI connection with the most free lines,
+ 3. follows the call from AMI events (indexed by the ChannelId it chose, so it needs
+    neither the OriginateResponse nor the channel name to recognise its calls),
+ 4. routes a live answer to the agent idle the longest with C{Redirect} (from the
+    C{hold} context to C{toagent,<agent>,1}); if none is free within the grace time
+    (2 s) the call is abandoned to the IVR survey context, never left in silence,
+ 5. writes the disposition, releases the contact and applies the retry rules in one
+    transaction when the call ends.
+
+After a restart or an AMI reconnect, the attempts the store says are live are checked
+against the PBX's channels (C{CoreShowChannels}): those still up are adopted and
+followed, the others are ended as C{lost} (retried later by the rules). While a
+connection is down nothing is originated on it.
+
+Time comes from the injected C{clock}; the DB from an object with C{do} /
+C{do_with_transaction} (the thread pool in the daemon, L{dialer.store.inline.InlineDB}
+on a virtual clock).
+"""
+
+# test-case-name: tests.campaign.test_controller
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from twisted.application.service import Service
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from dialer.ami.message import Message
+from dialer.campaign import calls as c
+from dialer.campaign.agents import AgentPool
+from dialer.campaign.calls import Call, CallState
+from dialer.campaign.dispositions import SurveyResult
+from dialer.campaign.hopper import select
+from dialer.campaign.retries import RetryRules, parse_rules
+from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
+from dialer.events import (
+    CallAnswered,
+    CallBridged,
+    CallEnded,
+    CallOriginated,
+    CallRouted,
+    DialingPaused,
+    EventBus,
+    PacingDecided,
+    Reconciled,
+    SurveyFinished,
+)
+from dialer.pacing.base import PacingPolicy
+from dialer.pacing.estimators import PacingModel
+from dialer.pacing.ledger import AbandonmentLedger
+from dialer.pacing.snapshot import PacingInput
+from dialer.store import campaigns as store
+from dialer.store.campaigns import Campaign
+
+T = TypeVar("T")
+
+
+class DB(Protocol):
+    def do(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]: ...
+
+    def do_with_transaction(
+        self, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> Deferred[T]: ...
+
+
+class OriginateHandle(Protocol):
+    def queued(self) -> Deferred[Message]: ...
+
+    def result(self) -> Deferred[Any]: ...
+
+
+class AMI(Protocol):
+    """What the controller uses of L{dialer.ami.client.AMIClient}."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def on_state(self, callback: Callable[[bool], object]) -> Callable[[], None]: ...
+
+    def subscribe(
+        self, name: str | None, callback: Callable[[Message], object]
+    ) -> Callable[[], None]: ...
+
+    def originate(self, channel: str, **kwargs: Any) -> OriginateHandle: ...
+
+    def hangup(self, channel: str, cause: int | None = None) -> Deferred[Message]: ...
+
+    def redirect(
+        self, channel: str, context: str, exten: str, priority: int | str = 1
+    ) -> Deferred[Message]: ...
+
+    def core_show_channels(self) -> Deferred[list[Message]]: ...
+
+
+@dataclass(eq=False)
+class Line:
+    """One AMI connection (one Asterisk) and the lines it may hold at once.
+
+    Shared by every controller that dials through it: C{in_use} counts them all.
+    """
+
+    name: str
+    ami: AMI
+    capacity: int
+    in_use: int = 0
+    reconciled: bool = False  # False until the first reconciliation after (re)connecting
+    down_since: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.ami.ready and self.reconciled
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.in_use) if self.usable else 0
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    heartbeat: float = 1.0
+    grace: float = 2.0  # an answered call waits at most this long for an agent
+    ring_timeout: float = 25.0
+    hold_context: str = "hold"
+    hold_exten: str = "s"
+    agent_context: str = "toagent"
+    survey_context: str = "survey"
+    survey_exten: str = "s"
+    amd: bool = False  # wait for AMDSTATUS from the hold context before routing
+    amd_timeout: float = 5.0
+    wrapup_timeout: float = 300.0
+    failure_grace: float = 5.0  # after a failed OriginateResponse, wait this long for Hangup
+    lost_after: float = 120.0  # a line down this long: its calls are lost
+    per_unit: int = 50
+    max_launch_per_tick: int = 50
+    status_poll: float = 2.0
+    id_prefix: str = "mny"
+    always_open: bool = False  # ignore calling windows (demo, benchmarks)
+
+
+@dataclass
+class _Tracking:
+    """Per-call bookkeeping that is not part of the pure L{Call}."""
+
+    line: Line
+    live_observed: bool = False  # fed to the pacing model
+    waiting: Any = None  # grace timer while waiting for an agent
+    timer: Any = None  # AMD / wrap-up / failure-grace timer
+    agent: str | None = None
+    callback_at: float | None = None
+    finishing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CampaignController(Service):
+    """Runs one campaign; see the module docstring."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        *,
+        db: DB,
+        lines: Sequence[Line],
+        agents: AgentPool,
+        policy: PacingPolicy,
+        clock: IReactorTime,
+        bus: EventBus | None = None,
+        settings: ControllerSettings | None = None,
+        model: PacingModel | None = None,
+        ledger: AbandonmentLedger | None = None,
+        rng: random.Random | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.campaign = campaign
+        self.db = db
+        self.lines = list(lines)
+        self.agents = agents
+        self.policy = policy
+        # Any: without the mypy-zope plugin, zope interface methods do not type-check
+        self.clock: Any = clock
+        self.bus = bus or EventBus()
+        self.settings = settings or ControllerSettings()
+        self.model = model or PacingModel(
+            ring_timeout=self.settings.ring_timeout, grace=self.settings.grace
+        )
+        self.ledger = ledger or AbandonmentLedger(campaign.abandon_target)
+        self.rng = rng or random.Random()
+        self.timer = timer
+        self.rules: RetryRules = parse_rules(
+            {"max_attempts": campaign.max_attempts, **campaign.retry_rules},
+            where=f"campaign {campaign.name}.retry_rules",
+        )
+        self.schedule: Schedule = make_schedule(
+            campaign.timezone,
+            campaign.windows or list(DEFAULT_WINDOWS),
+            where=f"campaign {campaign.name}",
+        )
+        self.status = campaign.status
+        self.calls: dict[int, Call] = {}
+        self._track: dict[int, _Tracking] = {}
+        self._by_uid: dict[str, int] = {}
+        self._waiting: OrderedDict[int, None] = OrderedDict()
+        self._session = f"{self.settings.id_prefix}{self.rng.getrandbits(32):08x}"
+        self._ids = itertools.count(1)
+        self._wake_call: Any = None
+        self._ticking = False
+        self._again = False
+        self._heartbeat: LoopingCall | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._writes: set[Deferred[Any]] = set()
+        self._paused_reason: str | None = "starting"
+        self._exhausted = False
+        self._last_status_poll = float("-inf")
+        self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
+        self.latencies: list[float] = []  # answer -> bridged, seconds
+
+    # -- service ------------------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        for line in self.lines:
+            self._unsubscribe.append(line.ami.subscribe(None, self._ami_event_for(line)))
+            self._unsubscribe.append(line.ami.on_state(self._ami_state_for(line)))
+        self._unsubscribe.append(self.bus.subscribe(SurveyFinished, self._survey_finished))
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = self.clock
+        self._heartbeat.start(self.settings.heartbeat, now=False).addErrback(
+            lambda f: self.log.failure("controller heartbeat stopped", failure=f)
+        )
+        self._track_write(Deferred.fromCoroutine(self._start()))
+
+    async def _start(self) -> None:
+        figures = await self.db.do(
+            store.thd_campaign_figures, self.campaign.id, self.clock.seconds()
+        )
+        now = self.clock.seconds()
+        for _ in range(figures.live_answered):
+            self.ledger.record_live_answer(now)
+        for _ in range(figures.abandoned):
+            self.ledger.record_abandoned(now)
+        for line in self.lines:
+            if line.ami.ready:
+                await self._reconcile(line)
+        self._paused_reason = None
+        self.wake()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        if self._wake_call is not None and self._wake_call.active():
+            self._wake_call.cancel()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        for t in self._track.values():
+            for timer in (t.waiting, t.timer):
+                if timer is not None and timer.active():
+                    timer.cancel()
+        writes = list(self._writes)
+        d = defer.DeferredList(writes, consumeErrors=True) if writes else defer.succeed(None)
+        return d.addCallback(lambda _: None)
+
+    def _track_write(self, d: Deferred[T]) -> Deferred[T]:
+        self._writes.add(d)
+
+        def done(result: object) -> object:
+            self._writes.discard(d)
+            if isinstance(result, Failure):
+                self.log.failure(
+                    "campaign {campaign} store write failed",
+                    failure=result,
+                    campaign=self.campaign.id,
+                )
+                return None
+            return result
+
+        d.addBoth(done)
+        return d
+
+    # -- waking ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask for a tick soon; many wakes in one turn make one tick."""
+        if not self.running:
+            return
+        if self._wake_call is None or not self._wake_call.active():
+            self._wake_call = self.clock.callLater(0, self._tick)
+
+    def _beat(self) -> None:
+        now = self.clock.seconds()
+        if now - self._last_status_poll >= self.settings.status_poll:
+            self._last_status_poll = now
+            self._track_write(Deferred.fromCoroutine(self._poll_status()))
+        for line in self.lines:
+            if line.down_since is not None and now - line.down_since >= self.settings.lost_after:
+                self._lose_line_calls(line, "line down too long")
+        self.wake()
+
+    async def _poll_status(self) -> None:
+        camp = await self.db.do(store.thd_get_campaign, self.campaign.id)
+        if camp is not None and camp.status != self.status:
+            self.log.info(
+                "campaign {campaign} status {old} -> {new}",
+                campaign=self.campaign.id,
+                old=self.status,
+                new=camp.status,
+            )
+            self.status = camp.status
+            self.bus.publish(
+                DialingPaused(
+                    self.campaign.id, camp.status != "running", camp.status, self.clock.seconds()
+                )
+            )
+            self.wake()
+
+    def _tick(self) -> None:
+        if self._ticking:
+            self._again = True
+            return
+        self._ticking = True
+        d = Deferred.fromCoroutine(self._ticks())
+
+        def done(result: object) -> None:
+            self._ticking = False
+            if isinstance(result, Failure):
+                self.log.failure(
+                    "campaign {campaign} tick failed", failure=result, campaign=self.campaign.id
+                )
+
+        d.addBoth(done)
+
+    async def _ticks(self) -> None:
+        while True:
+            self._again = False
+            await self._dial_once()
+            if not self._again or not self.running:
+                return
+
+    # -- dialing ------------------------------------------------------------------------
+
+    def dialing_blocked(self, now: float) -> str | None:
+        """Why no call may be launched now (None: dialing is allowed)."""
+        if self._paused_reason is not None:
+            return self._paused_reason
+        if self.status != "running":
+            return f"status {self.status}"
+        if not self.settings.always_open and not self.schedule.is_open(now):
+            return "outside calling windows"
+        if not any(line.usable for line in self.lines):
+            return "no AMI connection"
+        if self._exhausted:
+            return "no contacts left"
+        return None
+
+    def snapshot(self, now: float) -> PacingInput:
+        """The pacer's view of this campaign now."""
+        times = self.agents.times()
+        ringing: list[float] = []
+        waiting: list[float] = []
+        in_use = 0
+        for aid, call in self.calls.items():
+            if call.state in c.ON_PBX or call.state is CallState.PENDING:
+                in_use += 1
+            if call.state in (
+                CallState.PENDING,
+                CallState.ORIGINATING,
+                CallState.DIALING,
+                CallState.RINGING,
+            ) or (call.state is CallState.ANSWERED and not self._track[aid].live_observed):
+                ringing.append(call.originated_at or call.created_at)
+            elif aid in self._waiting and call.answered_at is not None:
+                waiting.append(call.answered_at)
+        free = sum(line.free for line in self.lines)
+        return PacingInput(
+            now=now,
+            idle_since=times.idle_since,
+            talking_since=times.talking_since,
+            wrapping_since=times.wrapping_since,
+            ringing_since=tuple(ringing),
+            waiting_since=tuple(waiting),
+            lines_in_use=in_use,
+            trunk_cap=in_use + free,
+            ledger=self.ledger.figures(now),
+            model=self.model,
+        )
+
+    async def _dial_once(self) -> None:
+        now = self.clock.seconds()
+        if self.dialing_blocked(now) is not None:
+            return
+        snap = self.snapshot(now)
+        started = self.timer()
+        decision = self.policy.decide(snap)
+        took = self.timer() - started
+        self.decision_seconds.append(took)
+        self.bus.publish(PacingDecided(self.campaign.id, decision.launch, took, now))
+        if decision.look_again_in is not None and decision.look_again_in > 0:
+            self.clock.callLater(decision.look_again_in, self.wake)
+        wanted = min(decision.launch, self.settings.max_launch_per_tick, snap.free_lines)
+        if wanted <= 0:
+            return
+        hopper = await self.db.do(
+            store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit
+        )
+        live_numbers = set(hopper.live_numbers)
+        selection = select(
+            hopper.candidates, hopper.units, now=now, wanted=wanted, live_numbers=live_numbers
+        )
+        if selection.dnc:
+            await self.db.do_with_transaction(
+                store.thd_finish_dnc, self.campaign.id, selection.dnc, now
+            )
+        if not selection.picks and hopper.open_contacts == 0 and not self.calls:
+            self._exhausted = True
+            self.log.info(
+                "campaign {campaign}: every contact is finished", campaign=self.campaign.id
+            )
+            await self.db.do_with_transaction(
+                store.thd_set_status, self.campaign.id, "done", self.clock.seconds()
+            )
+            self.status = "done"
+            return
+        for pick in selection.picks:
+            if self.dialing_blocked(self.clock.seconds()) is not None:
+                return
+            await self._launch(pick.contact_id)
+
+    def _choose_line(self) -> Line | None:
+        usable = [line for line in self.lines if line.free > 0]
+        if not usable:
+            return None
+        return max(usable, key=lambda line: (line.free, -self.lines.index(line)))
+
+    async def _launch(self, contact_id: int) -> None:
+        line = self._choose_line()
+        if line is None:
+            return
+        line.in_use += 1  # held from the claim, so parallel launches cannot overfill it
+        action_id = f"{self._session}-{self.campaign.id}-{next(self._ids)}"
+        prefix = f"{self.settings.id_prefix}-{self.campaign.id}-"
+        try:
+            claim = await self.db.do_with_transaction(
+                store.thd_claim_attempt,
+                campaign_id=self.campaign.id,
+                contact_id=contact_id,
+                action_id=action_id,
+                uniqueid_prefix=prefix,
+                server=line.name,
+                now=self.clock.seconds(),
+            )
+        except BaseException:
+            line.in_use -= 1
+            raise
+        if claim.attempt_id is None or claim.number is None:
+            line.in_use -= 1
+            return
+        now = self.clock.seconds()
+        aid = claim.attempt_id
+        call = Call(
+            attempt_id=aid,
+            campaign_id=self.campaign.id,
+            contact_id=contact_id,
+            unit_id=claim.unit_id,
+            attempt_no=claim.attempt_no,
+            action_id=action_id,
+            uniqueid=f"{prefix}{aid}",
+            created_at=now,
+            server=line.name,
+        )
+        self._adopt(call, line)
+        if not line.ami.ready:
+            self._advance(aid, c.OriginateRefused(now, "AMI not connected"))
+            return
+        agentless = self.campaign.mode == "ivr-only"
+        context = self.settings.survey_context if agentless else self.settings.hold_context
+        exten = self.settings.survey_exten if agentless else self.settings.hold_exten
+        handle = line.ami.originate(
+            self.campaign.dial_template.format(number=claim.number),
+            context=context,
+            exten=exten,
+            priority=1,
+            timeout=self.settings.ring_timeout,
+            caller_id=self.campaign.caller_id,
+            variables=[
+                ("MINYI_ATTEMPT", str(aid)),
+                ("CAMPAIGN", str(self.campaign.id)),
+            ],
+            channel_id=call.uniqueid,
+            other_channel_id=f"{call.uniqueid}-2",
+            action_id=action_id,
+        )
+        self._advance(aid, c.OriginateSent(now))
+        self.bus.publish(CallOriginated(self.campaign.id, aid, call.unit_id, line.name, now))
+        handle.queued().addCallbacks(
+            lambda _: self._advance(aid, c.OriginateQueued(self.clock.seconds())),
+            lambda f: self._originate_not_queued(aid, f),
+        )
+        handle.result().addCallbacks(
+            lambda r: self._originate_result(aid, r),
+            lambda f: self._originate_no_result(aid, f),
+        )
+
+    def _originate_not_queued(self, aid: int, f: Failure) -> None:
+        from dialer.ami.protocol import ActionFailed, NotConnected
+
+        if f.check(  # type: ignore[no-untyped-call]
+            ActionFailed, NotConnected
+        ):
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: Originate refused: {error}",
+                attempt=aid,
+                error=f.getErrorMessage(),
+            )
+            self._advance(aid, c.OriginateRefused(self.clock.seconds(), f.getErrorMessage()))
+        else:
+            # Timed out or the connection dropped: we cannot know whether it dials.
+            # The channel id tells: events or the next reconciliation settle it.
+            self.log.info(
+                "attempt {attempt}: Originate unacknowledged ({error}); reconciling later",
+                attempt=aid,
+                error=f.getErrorMessage(),
+            )
+
+    def _originate_result(self, aid: int, r: Any) -> None:
+        now = self.clock.seconds()
+        self._advance(
+            aid,
+            c.OriginateResult(
+                now, "Success" if r.success else "Failure", int(r.reason or 0), r.channel
+            ),
+        )
+        call = self.calls.get(aid)
+        track = self._track.get(aid)
+        if call is not None and track is not None and not call.ended and not r.success:
+            # the Hangup carrying the cause follows; do not wait for it forever
+            track.timer = self.clock.callLater(
+                self.settings.failure_grace,
+                self._advance,
+                aid,
+                c.HungUp(now + self.settings.failure_grace, 0, primary=True),
+            )
+
+    def _originate_no_result(self, aid: int, f: Failure) -> None:
+        from dialer.ami.protocol import ActionFailed, ActionTimeout
+
+        if f.check(  # type: ignore[no-untyped-call]
+            ActionFailed
+        ):
+            return  # handled by queued()
+        call = self.calls.get(aid)
+        track = self._track.get(aid)
+        if call is None or track is None or call.ended:
+            return
+        if (
+            f.check(  # type: ignore[no-untyped-call]
+                ActionTimeout
+            )
+            and not call.channel_seen
+        ):
+            self._advance(aid, c.Lost(self.clock.seconds()))
+        # ConnectionDropped: the reconciliation after the reconnect decides.
+
+    # -- bookkeeping of live calls ------------------------------------------------------
+
+    def _adopt(self, call: Call, line: Line) -> None:
+        self.calls[call.attempt_id] = call
+        self._track[call.attempt_id] = _Tracking(line)
+        self._by_uid[call.uniqueid] = call.attempt_id
+        self._by_uid[f"{call.uniqueid}-2"] = call.attempt_id
+
+    def _advance(self, aid: int, event: c.CallEvent) -> None:
+        old = self.calls.get(aid)
+        if old is None or old.ended:
+            return
+        new = c.advance(old, event)
+        self.calls[aid] = new
+        track = self._track[aid]
+        now = self.clock.seconds()
+        if new.state is CallState.ANSWERED and old.state is not CallState.ANSWERED:
+            self._on_answered(new, track)
+        if new.facts.machine and not old.facts.machine:
+            self._on_machine(new, track)
+        if new.state is CallState.BRIDGED and old.state is not CallState.BRIDGED:
+            self._on_bridged(new, track)
+        if new.state is CallState.IVR and old.state is not CallState.IVR:
+            self._update(aid, status="ivr", mode="ivr", abandoned=new.facts.abandoned)
+        if old.state is CallState.BRIDGED and new.state is not CallState.BRIDGED:
+            if new.bridged_at is not None:
+                self.model.observe_talk(now - new.bridged_at)
+            if track.agent is not None:
+                self.agents.wrapping(track.agent, now)
+        if new.state is CallState.WRAPUP and old.state is not CallState.WRAPUP:
+            self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
+        if new.ended:
+            self._finish(new, track)
+
+    def _set_timer(
+        self, track: _Tracking, delay: float, aid: int, kind: Callable[[float], c.CallEvent]
+    ) -> None:
+        if track.timer is not None and track.timer.active():
+            track.timer.cancel()
+        track.timer = self.clock.callLater(
+            delay, lambda: self._advance(aid, kind(self.clock.seconds()))
+        )
+
+    def _update(self, aid: int, **values: Any) -> None:
+        self._track_write(self.db.do_with_transaction(store.thd_update_attempt, aid, **values))
+
+    # -- answered calls -----------------------------------------------------------------
+
+    def _on_answered(self, call: Call, track: _Tracking) -> None:
+        self._update(
+            call.attempt_id, status="answered", answered_at=call.answered_at, channel=call.channel
+        )
+        ring = (call.answered_at or 0.0) - (call.originated_at or call.created_at)
+        self.bus.publish(
+            CallAnswered(self.campaign.id, call.attempt_id, call.answered_at or 0.0, ring)
+        )
+        if self.campaign.mode == "ivr-only":
+            self._observe_live(call, track, live=True)
+            return
+        if self.settings.amd:
+            track.timer = self.clock.callLater(
+                self.settings.amd_timeout, self._amd_human, call.attempt_id
+            )
+            return
+        self._live_answer(call.attempt_id)
+
+    def _amd_human(self, aid: int) -> None:
+        call = self.calls.get(aid)
+        if call is None or call.ended or call.facts.machine:
+            return
+        track = self._track[aid]
+        if track.timer is not None and track.timer.active():
+            track.timer.cancel()
+        track.timer = None
+        if not track.live_observed:
+            self._live_answer(aid)
+
+    def _on_machine(self, call: Call, track: _Tracking) -> None:
+        if track.timer is not None and track.timer.active():
+            track.timer.cancel()
+        self._observe_live(call, track, live=False)
+        if call.channel:
+            track.line.ami.hangup(call.channel, 16).addErrback(lambda _: None)
+
+    def _observe_live(self, call: Call, track: _Tracking, *, live: bool) -> None:
+        if track.live_observed:
+            return
+        track.live_observed = True
+        self.model.observe_outcome(
+            call.originated_at or call.created_at, self.clock.seconds(), live
+        )
+
+    def _live_answer(self, aid: int) -> None:
+        call = self.calls[aid]
+        track = self._track[aid]
+        self._observe_live(call, track, live=True)
+        self.ledger.record_live_answer(self.clock.seconds())
+        agent = self.agents.take_idle(self.clock.seconds(), aid)
+        if agent is not None:
+            self._route_to_agent(aid, agent.name, agent.exten)
+            return
+        self._waiting[aid] = None
+        track.waiting = self.clock.callLater(self.settings.grace, self._abandon, aid)
+        self.wake()
+
+    def _route_to_agent(self, aid: int, name: str, exten: str) -> None:
+        call = self.calls[aid]
+        track = self._track[aid]
+        now = self.clock.seconds()
+        track.agent = name
+        self._advance(aid, c.Routed(now, "agent", agent=name))
+        wait = now - (call.answered_at or now)
+        self.bus.publish(CallRouted(self.campaign.id, aid, "agent", False, wait, now))
+        self._update(aid, mode="agent", agent=name)
+        if not call.channel:
+            return
+
+        def failed(f: Failure) -> None:
+            self.log.info(
+                "attempt {attempt}: Redirect to agent failed ({error})",
+                attempt=aid,
+                error=f.getErrorMessage(),
+            )
+            self.agents.release(name, self.clock.seconds())
+            self.wake()
+
+        track.line.ami.redirect(call.channel, self.settings.agent_context, exten, 1).addErrback(
+            failed
+        )
+
+    def _abandon(self, aid: int) -> None:
+        self._waiting.pop(aid, None)
+        call = self.calls.get(aid)
+        if call is None or call.ended:
+            return
+        track = self._track[aid]
+        track.waiting = None
+        now = self.clock.seconds()
+        self.ledger.record_abandoned(now)
+        self._advance(aid, c.Routed(now, "ivr", abandoned=True))
+        wait = now - (call.answered_at or now)
+        self.bus.publish(CallRouted(self.campaign.id, aid, "ivr", True, wait, now))
+        self.log.info("attempt {attempt}: no agent within grace; to IVR", attempt=aid)
+        if call.channel:
+            track.line.ami.redirect(
+                call.channel, self.settings.survey_context, self.settings.survey_exten, 1
+            ).addErrback(lambda _: None)
+
+    def _on_bridged(self, call: Call, track: _Tracking) -> None:
+        now = self.clock.seconds()
+        if track.agent is not None:
+            self.agents.talking(track.agent, now, call.attempt_id)
+        latency = now - (call.answered_at or now)
+        self.latencies.append(latency)
+        self.bus.publish(CallBridged(self.campaign.id, call.attempt_id, track.agent, latency, now))
+        self._update(call.attempt_id, status="bridged", bridged_at=call.bridged_at)
+
+    # -- agents (the desktop, or a simulated desk, calls these) ------------------------
+
+    def agent_ready(self, name: str) -> None:
+        """The agent is ready for a call: serve the oldest waiting call, else dial."""
+        now = self.clock.seconds()
+        agent = self.agents.get(name)
+        if agent is None:
+            return
+        was_wrapping = agent.state.value == "wrapping"
+        since = agent.since
+        if not self.agents.ready(name, now):
+            return
+        if was_wrapping:
+            self.model.observe_wrap(now - since)
+        while self._waiting:
+            aid, _ = self._waiting.popitem(last=False)
+            call = self.calls.get(aid)
+            track = self._track.get(aid)
+            if call is None or track is None or call.ended:
+                continue
+            if track.waiting is not None and track.waiting.active():
+                track.waiting.cancel()
+            track.waiting = None
+            taken = self.agents.take_idle(now, aid)
+            if taken is not None:
+                self._route_to_agent(aid, taken.name, taken.exten)
+            break
+        self.wake()
+
+    def agent_result(
+        self, name: str, result: SurveyResult, callback_at: float | None = None
+    ) -> None:
+        """The agent's interview result for their current (or just ended) call."""
+        agent = self.agents.get(name)
+        if agent is None or agent.attempt_id is None:
+            return
+        aid = agent.attempt_id
+        track = self._track.get(aid)
+        if track is not None and callback_at is not None:
+            track.callback_at = callback_at
+        self._advance(aid, c.SurveyDone(self.clock.seconds(), result))
+
+    def _survey_finished(self, event: SurveyFinished) -> None:
+        aid = self._by_uid.get(event.uniqueid)
+        if aid is None:
+            return
+        track = self._track.get(aid)
+        if track is not None and event.callback_at is not None:
+            track.callback_at = event.callback_at
+        try:
+            result = SurveyResult(event.result)
+        except ValueError:
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: unknown survey result {result}",
+                attempt=aid,
+                result=event.result,
+            )
+            return
+        self._advance(aid, c.SurveyDone(self.clock.seconds(), result))
+
+    # -- AMI events ----------------------------------------------------------------------
+
+    def _ami_event_for(self, line: Line) -> Callable[[Message], None]:
+        return lambda event: self._ami_event(line, event)
+
+    def _ami_event(self, line: Line, event: Message) -> None:
+        name = event.name
+        if name not in _FOLLOWED:
+            return
+        uid = event.get("Uniqueid")
+        aid = self._by_uid.get(uid) if uid is not None else None
+        if aid is None and name in ("DialEnd", "DialState"):
+            dest = event.get("DestUniqueid")
+            aid = self._by_uid.get(dest) if dest is not None else None
+            uid = dest
+        if aid is None:
+            return
+        call = self.calls.get(aid)
+        if call is None or call.ended:
+            return
+        now = self.clock.seconds()
+        primary = uid == call.uniqueid
+        if name == "Newchannel" and primary:
+            self._advance(aid, c.ChannelUp(now, channel=event.get("Channel")))
+        elif name == "Newstate" and primary:
+            state = event.get("ChannelState")
+            if state == "5":
+                self._advance(aid, c.ChannelUp(now, ringing=True, channel=event.get("Channel")))
+            elif state == "6":
+                self._advance(aid, c.Answered(now, event.get("Channel")))
+        elif name == "DialEnd":
+            status = event.get("DialStatus")
+            if status:
+                self._advance(aid, c.DialEnded(now, status))
+        elif name == "Hangup":
+            try:
+                cause = int(event.get("Cause") or 0)
+            except ValueError:
+                cause = 0
+            self._advance(aid, c.HungUp(now, cause, primary=primary))
+        elif name == "BridgeEnter" and primary and call.state is not CallState.IVR:
+            if call.mode == "agent":
+                self._advance(aid, c.Bridged(now, self._track[aid].agent))
+        elif name == "AGIExecStart" and primary:
+            self._advance(aid, c.IvrStarted(now))
+        elif name == "VarSet" and event.get("Variable") == "AMDSTATUS":
+            if event.get("Value") == "MACHINE":
+                self._advance(aid, c.MachineDetected(now))
+            else:
+                self._amd_human(aid)
+
+    def _ami_state_for(self, line: Line) -> Callable[[bool], None]:
+        return lambda up: self._ami_state(line, up)
+
+    def _ami_state(self, line: Line, up: bool) -> None:
+        now = self.clock.seconds()
+        if not up:
+            line.reconciled = False
+            if line.down_since is None:
+                line.down_since = now
+            self.log.warn(  # noqa: G010
+                "campaign {campaign}: AMI {line} down; not dialing on it",
+                campaign=self.campaign.id,
+                line=line.name,
+            )
+            return
+        self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
+
+    # -- reconciliation ------------------------------------------------------------------
+
+    async def _reconcile(self, line: Line) -> None:
+        """Check the attempts the store says are live on C{line} against its channels."""
+        line.reconciled = False
+        try:
+            channels = await line.ami.core_show_channels()
+        except Exception as e:
+            self.log.warn(  # noqa: G010
+                "campaign {campaign}: CoreShowChannels on {line} failed ({error})",
+                campaign=self.campaign.id,
+                line=line.name,
+                error=str(e),
+            )
+            return
+        up: dict[str, Message] = {}
+        for item in channels:
+            uid = item.get("Uniqueid")
+            if uid is not None:
+                up[uid] = item
+        stored = await self.db.do(store.thd_live_attempts, self.campaign.id)
+        now = self.clock.seconds()
+        adopted = lost = 0
+        for attempt in stored:
+            if attempt.server not in (line.name, None):
+                continue
+            uid = attempt.uniqueid or ""
+            live_item = up.get(uid)
+            known = self.calls.get(attempt.id)
+            if known is None:
+                call = store.call_from_live(attempt)
+                self._adopt(call, line)
+                line.in_use += 1
+                if call.agent is not None:
+                    self._track[attempt.id].agent = call.agent
+                    self._track[attempt.id].live_observed = True
+            if live_item is None:
+                if self.calls[attempt.id].state is CallState.WRAPUP:
+                    continue  # the line is down anyway; the agent's result is awaited
+                self._advance(attempt.id, c.Lost(now))
+                lost += 1
+                continue
+            adopted += 1
+            if known is None:
+                self._resume(attempt.id, live_item)
+        line.reconciled = True
+        line.down_since = None
+        self.log.info(
+            "campaign {campaign}: reconciled {line}: {adopted} live, {lost} lost",
+            campaign=self.campaign.id,
+            line=line.name,
+            adopted=adopted,
+            lost=lost,
+        )
+        self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
+        self.wake()
+
+    def _resume(self, aid: int, item: Message) -> None:
+        """Pick up a call found alive after a restart, from what CoreShowChannel says."""
+        now = self.clock.seconds()
+        call = self.calls[aid]
+        channel = item.get("Channel")
+        state = item.get("ChannelState")
+        context = item.get("Context")
+        if channel and call.channel is None:
+            self.calls[aid] = c.advance(call, c.ChannelUp(now, channel=channel))
+        call = self.calls[aid]
+        if state != "6":
+            return  # still ringing: its events will tell the rest
+        if call.state is CallState.BRIDGED or item.get("BridgeId"):
+            return
+        if context == self.settings.survey_context or item.get("Application") == "AGI":
+            self._advance(aid, c.IvrStarted(now))
+            return
+        if call.answered_at is None:
+            self._advance(aid, c.Answered(now, channel))  # routes it
+        elif context == self.settings.hold_context:
+            # answered before the restart and still waiting: give it an agent or the IVR now
+            self._track[aid].live_observed = True
+            agent = self.agents.take_idle(now, aid)
+            if agent is not None:
+                self._route_to_agent(aid, agent.name, agent.exten)
+            else:
+                self._abandon(aid)
+
+    def _lose_line_calls(self, line: Line, why: str) -> None:
+        now = self.clock.seconds()
+        lost = [
+            aid for aid, t in self._track.items() if t.line is line and not self.calls[aid].ended
+        ]
+        if lost:
+            self.log.warn(  # noqa: G010
+                "campaign {campaign}: {count} calls on {line} lost ({why})",
+                campaign=self.campaign.id,
+                count=len(lost),
+                line=line.name,
+                why=why,
+            )
+        for aid in lost:
+            self._advance(aid, c.Lost(now))
+        line.down_since = None if line.ami.ready else now
+
+    # -- the end of a call ---------------------------------------------------------------
+
+    def _finish(self, call: Call, track: _Tracking) -> None:
+        if track.finishing:
+            return
+        track.finishing = True
+        aid = call.attempt_id
+        now = self.clock.seconds()
+        for timer in (track.waiting, track.timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._waiting.pop(aid, None)
+        if track.agent is not None:
+            agent = self.agents.get(track.agent)
+            if agent is not None and agent.attempt_id == aid:
+                if agent.state.value == "reserved":
+                    self.agents.release(track.agent, now)
+                elif agent.state.value == "talking":
+                    self.agents.wrapping(track.agent, now)
+        if call.facts.originate_accepted and call.originated_at is not None:
+            self._observe_live(call, track, live=False)
+        track.line.in_use = max(0, track.line.in_use - 1)
+        outcome = call.outcome
+        assert outcome is not None
+
+        async def write() -> None:
+            decision = await self.db.do_with_transaction(
+                store.thd_finish_attempt,
+                call,
+                rules=self.rules,
+                schedule=None if self.settings.always_open else self.schedule,
+                now=now,
+                callback_at=track.callback_at,
+            )
+            self.calls.pop(aid, None)
+            self._track.pop(aid, None)
+            self._by_uid.pop(call.uniqueid, None)
+            self._by_uid.pop(f"{call.uniqueid}-2", None)
+            self.bus.publish(
+                CallEnded(
+                    self.campaign.id,
+                    aid,
+                    call.unit_id,
+                    outcome.name,
+                    outcome.aapor,
+                    call.facts.abandoned,
+                    bool(decision.final) if decision is not None else True,
+                    now,
+                )
+            )
+            self.wake()
+
+        self._track_write(Deferred.fromCoroutine(write()))
+
+    # -- figures -------------------------------------------------------------------------
+
+    def live_count(self) -> int:
+        return sum(1 for call in self.calls.values() if not call.ended)
+
+    def states(self) -> Mapping[str, int]:
+        counts: dict[str, int] = {}
+        for call in self.calls.values():
+            counts[call.state.value] = counts.get(call.state.value, 0) + 1
+        return counts
+
+
+_FOLLOWED = frozenset(
+    {
+        "Newchannel",
+        "Newstate",
+        "DialEnd",
+        "Hangup",
+        "BridgeEnter",
+        "AGIExecStart",
+        "VarSet",
+    }
+)
+
+
+def lines_from(items: Iterable[tuple[str, AMI, int]]) -> list[Line]:
+    """L{Line}s from (name, AMI client, capacity) triples."""
+    return [Line(name, ami, capacity) for name, ami, capacity in items]

@@ -1,0 +1,301 @@
+"""The campaign controller against a fake AMI, a SQLite store and a Clock."""
+
+import pytest
+
+from dialer.campaign.controller import ControllerSettings
+from dialer.campaign.dispositions import SurveyResult
+from dialer.events import CallEnded, CallRouted, Reconciled, SurveyFinished
+from dialer.pacing.progressive import IvrOnly
+from dialer.store import campaigns as store
+from tests.campaign.ctlhelp import T0, Rig
+from tests.campaign.fakeami import FakeAMI
+from tests.campaign.storehelp import add_dnc
+
+
+@pytest.fixture
+def rig(tmp_path):
+    r = Rig(tmp_path)
+    yield r
+    r.ctl.stopService()
+    r.engine.dispose()
+
+
+def test_progressive_dials_one_per_idle_agent(rig):
+    """Two idle agents: two Originates into the hold context, each with its own ChannelId."""
+    rig.start()
+    assert len(rig.ami.dials) == 2
+    d = rig.ami.dials[0]
+    assert (d.context, d.exten) == ("hold", "s")
+    assert d.channel.startswith("Local/+86") and d.channel.endswith("@callee")
+    assert d.channel_id != rig.ami.dials[1].channel_id
+    rig.step(5)
+    assert len(rig.ami.dials) == 2  # nobody answered or failed yet: no more lines
+
+
+def test_attempt_written_before_originate(rig):
+    """When Originate is sent, the attempt row (ActionID, ChannelId, contact lock) is already committed."""
+    seen = []
+
+    def check(dial):
+        rows = {a["action_id"]: a for a in rig.attempts()}
+        row = rows[dial.action_id]
+        seen.append((row["status"], row["uniqueid"] == dial.channel_id))
+        assert rig.contact(row["contact_id"])["live_attempt_id"] == row["id"]
+
+    rig.ami.on_originate = check
+    rig.start()
+    assert seen == [("pending", True), ("pending", True)]
+
+
+def test_busy_then_retry_rules(rig):
+    """b0 busy: disposition 3.12 written, contact released with next try 15 min later, a new dial follows."""
+    rig.start()
+    d = rig.ami.dials[0]
+    rig.ami.busy(d)
+    rig.step(0)
+    (a,) = [x for x in rig.attempts() if x["action_id"] == d.action_id]
+    assert (
+        a["status"],
+        a["outcome"],
+        a["disposition"],
+        a["hangup_cause"],
+        a["originate_reason"],
+    ) == ("ended", "busy", "3.12", 17, 5)
+    c = rig.contact(a["contact_id"])
+    assert c["live_attempt_id"] is None and c["attempts"] == 1
+    assert c["next_at"] == pytest.approx(T0 + 900)
+    assert len(rig.ami.dials) == 3  # the freed agent gets a new call at once
+    assert rig.of(CallEnded)[0].outcome == "busy"
+
+
+def test_answer_routes_to_free_agent_and_complete(rig):
+    """A live answer is redirected from hold to toagent/<agent> at once; the agent's complete counts."""
+    rig.start()
+    d = rig.ami.dials[0]
+    rig.ami.answer(d)
+    assert rig.ami.redirects == [(d.name, "toagent", "agent1")]
+    rig.step(0.05)
+    rig.ami.bridge(d)
+    assert rig.pool.get("agent1").state == "talking"
+    assert rig.ctl.latencies == [pytest.approx(0.05)]
+    rig.step(60)
+    rig.ami.callee_hangs_up(d)
+    assert rig.pool.get("agent1").state == "wrapping"
+    rig.step(8)
+    rig.ctl.agent_result("agent1", SurveyResult.COMPLETE)
+    rig.ctl.agent_ready("agent1")
+    rig.step(0)
+    (a,) = [x for x in rig.attempts() if x["action_id"] == d.action_id]
+    assert (a["outcome"], a["disposition"], a["mode"], a["agent"], a["abandoned"]) == (
+        "complete",
+        "1.1",
+        "agent",
+        "agent1",
+        False,
+    )
+    assert a["bridged_at"] - a["answered_at"] == pytest.approx(0.05)
+    assert rig.contact(a["contact_id"])["final"] is True
+    with rig.engine.connect() as conn:
+        units = store.thd_unit_states(conn, rig.cid)
+    assert sum(u.completes for u in units.values()) == 1
+
+
+def test_no_agent_within_grace_goes_to_ivr(tmp_path):
+    """Answered with no agent free: after 2 s the call is redirected to the survey context, counted abandoned."""
+    from dialer.pacing.snapshot import Decision
+
+    class Two:
+        mode = "predictive"
+
+        def decide(self, snapshot):
+            return Decision(max(0, 2 - snapshot.lines_in_use))
+
+    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    d1, d2 = rig.ami.dials[:2]
+    rig.ami.answer(d1)
+    rig.ami.answer(d2)
+    assert rig.ami.redirects == [(d1.name, "toagent", "agent1")]
+    rig.step(1.9)
+    assert len(rig.ami.redirects) == 1
+    rig.step(0.1)
+    assert rig.ami.redirects[1] == (d2.name, "survey", "s")
+    routed = rig.of(CallRouted)
+    assert [(r.to, r.abandoned) for r in routed] == [("agent", False), ("ivr", True)]
+    assert routed[1].wait_seconds == pytest.approx(2.0)
+    fig = rig.ctl.ledger.figures(rig.clock.seconds())
+    assert (fig.campaign.live_answered, fig.campaign.abandoned) == (2, 1)
+    # the IVR finishes the survey: still a complete, and flagged abandoned
+    rig.ami.agi(d2)
+    rig.bus.publish(SurveyFinished(d2.channel_id, "complete", rig.clock.seconds()))
+    rig.ami.callee_hangs_up(d2)
+    rig.step(0)
+    a = next(x for x in rig.attempts() if x["action_id"] == d2.action_id)
+    assert (a["outcome"], a["mode"], a["abandoned"]) == ("complete", "ivr", True)
+    rig.ctl.stopService()
+
+
+def test_agent_freed_within_grace_takes_waiting_call(tmp_path):
+    """A waiting call goes to an agent who becomes ready inside the 2 s grace: not abandoned."""
+    from dialer.pacing.snapshot import Decision
+
+    class Two:
+        mode = "predictive"
+
+        def decide(self, snapshot):
+            return Decision(max(0, 2 - snapshot.lines_in_use))
+
+    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    d1, d2 = rig.ami.dials[:2]
+    rig.ami.answer(d1)
+    rig.ami.bridge(d1)
+    rig.ami.answer(d2)
+    rig.step(0.5)
+    rig.ami.callee_hangs_up(d1)
+    rig.ctl.agent_result("agent1", SurveyResult.REFUSAL)
+    rig.step(1.0)
+    rig.ctl.agent_ready("agent1")
+    assert rig.ami.redirects[-1] == (d2.name, "toagent", "agent1")
+    rig.step(3)
+    assert [r.abandoned for r in rig.of(CallRouted)] == [False, False]
+    rig.ctl.stopService()
+
+
+def test_originate_refused_is_failed_not_counted(rig):
+    """Response: Error to Originate: outcome failed (3.11), attempts not used, retry in 5 min."""
+    rig.ami.refuse_next = "Extension does not exist."
+    rig.start()
+    a = rig.attempts()[0]
+    assert (a["outcome"], a["disposition"]) == ("failed", "3.11")
+    c = rig.contact(a["contact_id"])
+    assert c["attempts"] == 0 and c["next_at"] == pytest.approx(T0 + 300)
+
+
+def test_dnc_checked_at_dial_time(tmp_path):
+    """A number put on the DNC list is never originated and its contact is finished."""
+    rig = Rig(tmp_path, agents=10, units=1, per_unit=3)
+    numbers = [n for (_u, n, _p) in rig.frame["contacts"].values()]
+    with rig.engine.begin() as conn:
+        add_dnc(conn, numbers[0])
+    rig.start()
+    dialed = {d.number for d in rig.ami.dials}
+    assert numbers[0] not in dialed and len(dialed) == 2
+    cid0 = next(k for k, v in rig.frame["contacts"].items() if v[1] == numbers[0])
+    assert rig.contact(cid0)["final"] is True
+    rig.ctl.stopService()
+
+
+def test_pause_and_resume_from_store(rig):
+    """Paused in the store: no new dials after the next status poll; resumed: dialing again."""
+    rig.start()
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.step(2)
+    for d in list(rig.ami.dials):
+        rig.ami.busy(d)
+    rig.step(1)
+    assert len(rig.ami.dials) == 2
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "running", rig.clock.seconds())
+    rig.step(2)
+    assert len(rig.ami.dials) == 4
+
+
+def test_calling_window_closed(tmp_path):
+    """Outside the campaign's calling windows nothing is dialed."""
+    rig = Rig(
+        tmp_path,
+        settings=ControllerSettings(always_open=False),
+        campaign_kw={"windows": [{"days": [5], "start": "10:00", "end": "11:00"}]},
+    )
+    rig.start()
+    rig.step(5)
+    assert rig.ami.dials == []
+    assert rig.ctl.dialing_blocked(rig.clock.seconds()) == "outside calling windows"
+    rig.ctl.stopService()
+
+
+def test_spreads_over_lines_by_free_capacity(tmp_path):
+    """Two Asterisk servers: originates go to the one with the most free lines."""
+    a, b = FakeAMI("pbx1"), FakeAMI("pbx2")
+    rig = Rig(tmp_path, agents=0, lines=[a, b], mode="ivr-only", policy=IvrOnly(), per_unit=20)
+    rig.lines[0].capacity = 6
+    rig.lines[1].capacity = 2
+    rig.start()
+    assert (len(a.dials), len(b.dials)) == (6, 2)
+    assert all(d.context == "survey" for d in a.dials + b.dials)
+    rig.ctl.stopService()
+
+
+def test_ami_down_pauses_and_reconnect_reconciles(rig):
+    """AMI lost: no dialing; after reconnect the calls whose channels vanished end as lost, live ones stay."""
+    rig.start()
+    d1, d2 = rig.ami.dials
+    rig.ami.answer(d1)  # d1 is up (with agent1)
+    rig.ami.start(d2)  # d2 rings
+    rig.ami.drop()
+    rig.ami.channels.pop(d2.channel_id)  # d2 ended while we were away
+    rig.step(5)
+    assert len(rig.ami.dials) == 2
+    rig.ami.set_ready(True)
+    rig.step(0)
+    rec = rig.of(Reconciled)[-1]
+    assert (rec.adopted, rec.lost) == (1, 1)
+    by_action = {x["action_id"]: x for x in rig.attempts()}
+    assert by_action[d2.action_id]["outcome"] == "lost"
+    assert by_action[d1.action_id]["status"] == "answered"
+    assert len(rig.ami.dials) == 3  # dialing resumed for the freed agent
+
+
+def test_line_down_too_long_loses_calls(rig):
+    """A connection that stays down: its calls are ended as lost, none stays dialing forever."""
+    rig.start()
+    rig.ami.drop()
+    rig.step(121)
+    rig.step(1)
+    assert {x["outcome"] for x in rig.attempts()} == {"lost"}
+    assert rig.ctl.live_count() == 0
+
+
+def test_restart_adopts_live_calls_and_never_redials(tmp_path):
+    """A new controller on the same store adopts calls still up, loses the gone ones, and dials no number twice."""
+    first = Rig(tmp_path, agents=3, per_unit=3)
+    first.start()
+    d1, d2, d3 = first.ami.dials
+    first.ami.answer(d1)
+    first.ami.bridge(d1)
+    first.ami.start(d2)
+    # "kill -9": the first controller vanishes without writing anything more
+    survivors = {
+        d1.channel_id: first.ami.channels[d1.channel_id],
+        d2.channel_id: first.ami.channels[d2.channel_id],
+    }
+    second = Rig(tmp_path, agents=3, engine=first.engine, seed=False)
+    second.ami.channels.update(survivors)
+    second.start()
+    (rec,) = second.of(Reconciled)
+    assert (rec.adopted, rec.lost) == (2, 1)
+    by_action = {x["action_id"]: x for x in second.attempts()}
+    assert by_action[d3.action_id]["outcome"] == "lost"
+    first_numbers = {d.number for d in first.ami.dials}
+    second_numbers = [d.number for d in second.ami.dials]
+    assert not first_numbers & set(second_numbers)
+    assert len(second_numbers) == len(set(second_numbers)) >= 1
+    # the adopted ringing call is followed to its end by its events
+    second.ami.by_uid[d2.channel_id] = d2
+    second.ami.callee_hangs_up(d2, 19)
+    second.step(0)
+    assert {x["action_id"]: x for x in second.attempts()}[d2.action_id]["outcome"] == "no_answer"
+    second.ctl.stopService()
+
+
+def test_kill9_pbx_all_calls_lost(rig):
+    """g3: Asterisk killed: no Hangup events; after it comes back every tracked call is lost."""
+    rig.start()
+    for d in rig.ami.dials:
+        rig.ami.answer(d)
+    rig.ami.kill()
+    rig.step(3)
+    rig.ami.set_ready(True)
+    rig.step(0)
+    assert {x["outcome"] for x in rig.attempts()} >= {"lost"}
+    assert rig.ctl.live_count() == len(rig.ami.dials) - 2

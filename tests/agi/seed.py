@@ -12,7 +12,15 @@ UNIT_CODE = "451202"
 def seed(
     conn: sa.Connection, *, attempts: int = 1, questionnaire: str = "test-survey"
 ) -> list[int]:
-    """Insert one unit/campaign and C{attempts} contacts each with one attempt; their ids."""
+    """Insert one unit/campaign (once) and C{attempts} contacts each with one attempt; their ids."""
+    campaign_id = conn.execute(
+        sa.select(schema.campaigns.c.id).where(schema.campaigns.c.name == "c")
+    ).scalar()
+    if campaign_id is not None:
+        unit_id = conn.execute(
+            sa.select(schema.units.c.id).where(schema.units.c.code == UNIT_CODE)
+        ).scalar_one()
+        return _attempts(conn, campaign_id, unit_id, attempts)
     unit_id = conn.execute(
         schema.units.insert().values(code=UNIT_CODE, name="金城江区", kind="county")
     ).inserted_primary_key[0]
@@ -40,8 +48,13 @@ def seed(
             updated_at=0.0,
         )
     ).inserted_primary_key[0]
+    return _attempts(conn, campaign_id, unit_id, attempts)
+
+
+def _attempts(conn: sa.Connection, campaign_id: int, unit_id: int, count: int) -> list[int]:
+    start = conn.execute(sa.select(sa.func.count()).select_from(schema.attempts)).scalar_one()
     ids = []
-    for n in range(attempts):
+    for n in range(start, start + count):
         contact_id = conn.execute(
             schema.contacts.insert().values(
                 unit_id=unit_id, number=f"+8613800{n:06d}", line_type="mobile"

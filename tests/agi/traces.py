@@ -71,3 +71,22 @@ def chunks(data: bytes, size: int) -> list[bytes]:
 
 
 CHUNK_SIZES = (1, 2, 7, 64, 0)
+
+
+def replies_to(path: Path, command: str, occurrence: int = 0) -> tuple[str, ...]:
+    """The lines Asterisk sent after C{command} (its n-th occurrence) up to the next command."""
+    seen = -1
+    collecting = False
+    out: list[str] = []
+    for line in read(path):
+        if line.direction == ">>":
+            if collecting:
+                break
+            if line.text == command:
+                seen += 1
+                collecting = seen == occurrence
+        elif collecting:
+            out.append(line.text)
+    if not collecting:
+        raise KeyError(command)
+    return tuple(out)

@@ -1,0 +1,526 @@
+"""
+The IVR survey runner: one C{async def} over one AGI session, driving the pure
+L{dialer.surveys.flow} state machine with AGI commands.
+
+What the runner needs to know comes from the channel. The dialplan (or the
+Originate's C{Variable:} headers) sets:
+
+ - C{ATTEMPT_ID} (required): the C{attempts.id} this call belongs to. The campaign,
+   contact, the contact's unit and the questionnaire are read from the store;
+ - C{SURVEY_LANGUAGE} (optional): a language of the questionnaire, e.g. C{en};
+   default: its first language (zh-CN).
+
+Both may instead be passed as C{key=value} AGI arguments, which are read first and
+save a round trip each: C{AGI(agi://127.0.0.1:4573/survey,attempt=42,language=en)}.
+Otherwise the runner asks with C{GET VARIABLE ATTEMPT_ID} / C{GET VARIABLE SURVEY_LANGUAGE}.
+
+How steps become commands:
+
+ - Play: C{STREAM FILE <sound> "<escape>"} per sound file; a key stops it;
+ - Collect: every sound but the last with C{STREAM FILE} (the meaningful keys escape),
+   the last with C{GET DATA <sound> <timeout ms> <max digits>} (digits come back as
+   themselves; C{result= (timeout)} is no input; an empty result without C{(timeout)}
+   means C{#} ended the input). A key pressed during an earlier sound is followed by
+   C{WAIT FOR DIGIT} for the rest (ASCII codes, C{result=0} on timeout);
+ - Record: the prompt, then C{RECORD FILE <path> wav "#" <ms> BEEP s=<silence>}:
+   ends on C{#}, on silence or at the maximum length; its length is C{endpos}/8000 s;
+ - Answer: written to the store at once (its own transaction), then the flow goes on.
+
+A caller hang-up (the C{HANGUP} line, a 511 reply, C{result=-1} from a playback that
+had started) ends the flow cleanly: the answers already written stay, and the session
+and the attempt are marked with the flow's AAPOR outcome (partial / break-off ...).
+A command timeout or a malformed stream ends it the same way with another
+C{end_reason}. The protocol closes the socket when the runner returns.
+
+test-case-name: tests.agi.test_runner
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from dialer.agi import replies
+from dialer.agi.protocol import Clock, FastAGIProtocol
+from dialer.agi.replies import (
+    AGIError,
+    CallHungUp,
+    CommandTimeout,
+    MalformedStream,
+    SessionClosed,
+)
+from dialer.campaign.dispositions import OUTCOMES, SurveyResult
+from dialer.store.answers import (
+    AttemptContext,
+    NewAnswer,
+    thd_attempt_context,
+    thd_finish_ivr_session,
+    thd_record_answer,
+    thd_start_ivr_session,
+)
+from dialer.store.pool import DBThreadPool
+from dialer.surveys import flow
+from dialer.surveys.model import Script
+
+ATTEMPT_VARIABLE = "ATTEMPT_ID"
+LANGUAGE_VARIABLE = "SURVEY_LANGUAGE"
+SAMPLE_RATE = 8000  # RECORD FILE endpos counts 8 kHz samples
+
+
+# ---------------------------------------------------------------------------
+# Seams: the store and the questionnaires
+# ---------------------------------------------------------------------------
+
+
+class AnswerStore(Protocol):
+    """Where the runner writes; L{PoolAnswerStore} is the real one."""
+
+    def attempt_context(self, attempt_id: int) -> defer.Deferred[AttemptContext | None]: ...
+
+    def start_session(
+        self,
+        attempt_id: int,
+        questionnaire: str,
+        started_at: float,
+        uniqueid: str | None,
+        language: str | None,
+    ) -> defer.Deferred[int]: ...
+
+    def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]: ...
+
+    def finish_session(
+        self,
+        session_id: int,
+        ended_at: float,
+        *,
+        result: str | None,
+        end_reason: str,
+        answered: int,
+        asked: int,
+        outcome: str | None,
+        disposition: str | None,
+    ) -> defer.Deferred[None]: ...
+
+
+class PoolAnswerStore:
+    """L{AnswerStore} on the database thread pool (the C{thd_*} functions of answers.py)."""
+
+    def __init__(self, pool: DBThreadPool) -> None:
+        self.pool = pool
+
+    def attempt_context(self, attempt_id: int) -> defer.Deferred[AttemptContext | None]:
+        return self.pool.do(thd_attempt_context, attempt_id)
+
+    def start_session(
+        self,
+        attempt_id: int,
+        questionnaire: str,
+        started_at: float,
+        uniqueid: str | None,
+        language: str | None,
+    ) -> defer.Deferred[int]:
+        return self.pool.do_with_transaction(
+            thd_start_ivr_session,
+            attempt_id,
+            questionnaire,
+            started_at,
+            uniqueid=uniqueid,
+            language=language,
+        )
+
+    def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]:
+        return self.pool.do_with_transaction(thd_record_answer, answer)
+
+    def finish_session(
+        self,
+        session_id: int,
+        ended_at: float,
+        *,
+        result: str | None,
+        end_reason: str,
+        answered: int,
+        asked: int,
+        outcome: str | None,
+        disposition: str | None,
+    ) -> defer.Deferred[None]:
+        return self.pool.do_with_transaction(
+            thd_finish_ivr_session,
+            session_id,
+            ended_at,
+            result=result,
+            end_reason=end_reason,
+            answered=answered,
+            asked=asked,
+            outcome=outcome,
+            disposition=disposition,
+        )
+
+
+class ScriptDirectory:
+    """Questionnaires by the name stored in C{campaigns.questionnaire}, loaded once each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, Script] = {}
+
+    def __call__(self, name: str) -> Script:
+        script = self._cache.get(name)
+        if script is None:
+            from dialer.surveys import loader
+
+            path = self.root / name
+            if not path.suffix:
+                path = path.with_suffix(".yaml")
+            script = loader.load(path)
+            self._cache[name] = script
+        return script
+
+
+# ---------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------
+
+
+def survey_result(end: flow.End) -> SurveyResult:
+    """The flow's end as the campaign engine's L{SurveyResult} (and outcome name).
+
+    A hang-up before the first substantive question is AAPOR 2.11 either way; the
+    engine keeps it apart from a declined consent as C{hangup_intro}.
+    """
+    if end.outcome == "refused":
+        return SurveyResult.HANGUP_INTRO if end.reason == "hangup" else SurveyResult.REFUSAL
+    return {
+        "complete": SurveyResult.COMPLETE,
+        "partial": SurveyResult.PARTIAL,
+        "break_off": SurveyResult.BREAKOFF,
+        "ineligible": SurveyResult.INELIGIBLE,
+    }[end.outcome]
+
+
+def parse_args(args: tuple[str, ...]) -> dict[str, str]:
+    """C{key=value} AGI arguments (keys lower-cased); other arguments are ignored."""
+    out: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and key.strip():
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+def _command_timeout_for_prompt(config: RunnerConfig, extra: float) -> float:
+    return config.max_prompt_seconds + extra + config.slack_seconds
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Knobs of the runner; paths are as Asterisk sees them."""
+
+    #: Where RECORD FILE writes voice comments (on the Asterisk host).
+    recordings_dir: str = "/var/spool/asterisk/minyi"
+    record_format: str = "wav"
+    #: Longest prompt we expect to play: bounds the STREAM FILE / GET DATA timeouts.
+    max_prompt_seconds: float = 120.0
+    #: Added to every computed command timeout.
+    slack_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a session ended (returned by the runner; the protocol ignores it)."""
+
+    end_reason: str  # completed | hangup | timeout | malformed | error | unidentified
+    outcome: str | None = None  # SurveyResult value
+    aapor: str | None = None
+    answered: int = 0
+    applicable: int = 0
+    attempt_id: int | None = None
+
+
+# ---------------------------------------------------------------------------
+# The runner
+# ---------------------------------------------------------------------------
+
+
+class SurveyRunner:
+    """A FastAGI session function: C{factory scripts={"survey": SurveyRunner(...)}}."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        store: AnswerStore,
+        scripts: Callable[[str], Script],
+        clock: Clock,
+        config: RunnerConfig | None = None,
+        *,
+        answer_written: Callable[[float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.scripts = scripts
+        self.clock = clock
+        self.config = config or RunnerConfig()
+        self._answer_written = answer_written
+
+    async def __call__(self, agi: FastAGIProtocol) -> RunResult:
+        return await _Session(self, agi).run()
+
+
+class _Session:
+    """One call: identify it, run the flow, keep the store up to date."""
+
+    log = Logger()
+
+    def __init__(self, runner: SurveyRunner, agi: FastAGIProtocol) -> None:
+        assert agi.env is not None
+        self.runner = runner
+        self.agi = agi
+        self.env = agi.env
+        self.config = runner.config
+        self.clock = runner.clock
+        self.uniqueid = self.env.get("uniqueid") or None
+        self.context: AttemptContext | None = None
+        self.language: str | None = None
+        self.tries = 0
+        self.event_at = 0.0
+
+    async def run(self) -> RunResult:
+        try:
+            ids = await self._identify()
+        except AGIError as error:
+            return RunResult(end_reason=_end_reason(error))
+        if ids is None:
+            return RunResult(end_reason="unidentified")
+        attempt_id, language = ids
+        context = await self.runner.store.attempt_context(attempt_id)
+        if context is None:
+            self.log.error(
+                "IVR {uniqueid}: attempt {attempt} is not in the store",
+                uniqueid=self.uniqueid,
+                attempt=attempt_id,
+            )
+            return RunResult(end_reason="unidentified", attempt_id=attempt_id)
+        self.context = context
+        try:
+            script = self.runner.scripts(context.questionnaire)
+            state, step = flow.start(script, unit_code=context.unit_code, language=language)
+        except Exception:
+            self.log.failure(
+                "IVR attempt {attempt}: cannot start questionnaire {name}",
+                attempt=attempt_id,
+                name=context.questionnaire,
+            )
+            return RunResult(end_reason="error", attempt_id=attempt_id)
+        self.language = state.language
+        session_id = await self.runner.store.start_session(
+            attempt_id, context.questionnaire, self.clock.seconds(), self.uniqueid, state.language
+        )
+        end_reason = "completed"
+        try:
+            await self.agi.send_command(replies.answer())
+        except AGIError as error:
+            end_reason = _end_reason(error)
+            state, step = flow.next_step(state, flow.Hangup())
+        while not isinstance(step, flow.End):
+            if isinstance(step, flow.Answer):
+                await self._store_answer(step)  # before anything else: it must survive
+                event: flow.Event = flow.Done()
+            else:
+                try:
+                    event = await self._perform(step)
+                except AGIError as error:
+                    end_reason = _end_reason(error)
+                    event = flow.Hangup()
+            state, step = flow.next_step(state, event)
+        result = survey_result(step)
+        outcome = OUTCOMES[result.value]
+        await self.runner.store.finish_session(
+            session_id,
+            self.clock.seconds(),
+            result=result.value,
+            end_reason=end_reason,
+            answered=step.answered,
+            asked=step.applicable,
+            outcome=outcome.name,
+            disposition=outcome.aapor,
+        )
+        self.log.info(
+            "IVR attempt {attempt} ended ({reason}): {outcome} {aapor}, {answered}/{applicable}",
+            attempt=attempt_id,
+            reason=end_reason,
+            outcome=result.value,
+            aapor=outcome.aapor,
+            answered=step.answered,
+            applicable=step.applicable,
+        )
+        return RunResult(
+            end_reason=end_reason,
+            outcome=result.value,
+            aapor=outcome.aapor,
+            answered=step.answered,
+            applicable=step.applicable,
+            attempt_id=attempt_id,
+        )
+
+    # -- identification --------------------------------------------------------
+
+    async def _identify(self) -> tuple[int, str | None] | None:
+        args = parse_args(self.env.args)
+        raw_attempt = args.get("attempt")
+        if raw_attempt is None:
+            raw_attempt = await self._variable(ATTEMPT_VARIABLE)
+        language = args.get("language")
+        if language is None:
+            language = await self._variable(LANGUAGE_VARIABLE)
+        if not raw_attempt or not raw_attempt.isdigit():
+            self.log.error(
+                "IVR {uniqueid}: no usable {name} on the channel; ending the session",
+                uniqueid=self.uniqueid,
+                name=ATTEMPT_VARIABLE,
+            )
+            return None
+        return int(raw_attempt), language or None
+
+    async def _variable(self, name: str) -> str | None:
+        reply = await self.agi.send_command(replies.get_variable(name), dead_ok=True)
+        return reply.data if reply.value == 1 else None
+
+    # -- steps -----------------------------------------------------------------
+
+    async def _perform(self, step: flow.Step) -> flow.Event:
+        if isinstance(step, flow.Play):
+            key = await self._play(_sounds(step.prompts), step.escape)
+            self.event_at = self.clock.seconds()
+            return flow.Digits(key) if key else flow.Done()
+        if isinstance(step, flow.Collect):
+            self.tries = step.attempt
+            event = await self._collect(step)
+            self.event_at = self.clock.seconds()
+            return event
+        if isinstance(step, flow.Record):
+            event = await self._record(step)
+            self.event_at = self.clock.seconds()
+            return event
+        raise AssertionError(f"unexpected step {step!r}")  # pragma: no cover
+
+    async def _play(self, sounds: list[str], escape: str) -> str | None:
+        """Play sounds in order; the first escape key pressed stops and is returned."""
+        for sound in sounds:
+            reply = await self.agi.send_command(
+                replies.stream_file(sound, escape),
+                _command_timeout_for_prompt(self.config, 0),
+            )
+            played = replies.key_result(reply)
+            if played.failed:
+                self._playback_failed(sound, played.endpos)
+            elif played.key is not None:
+                return played.key
+        return None
+
+    def _playback_failed(self, sound: str, endpos: int | None) -> None:
+        if endpos:  # it had started: the channel went away under it (trace b2)
+            raise CallHungUp("playback cut off")
+        self.log.error(
+            "IVR attempt {attempt}: cannot play {sound} (missing sound file?)",
+            attempt=self.context.attempt_id if self.context else None,
+            sound=sound,
+        )
+
+    async def _collect(self, step: flow.Collect) -> flow.Event:
+        sounds = _sounds(step.prompts)
+        escape = "".join(dict.fromkeys(step.keys))
+        first = await self._play(sounds[:-1], escape) if len(sounds) > 1 else None
+        if first is None and sounds:
+            ms = int(step.timeout * 1000)
+            reply = await self.agi.send_command(
+                replies.get_data(sounds[-1], ms, step.max_digits),
+                _command_timeout_for_prompt(self.config, step.timeout * (step.max_digits + 1)),
+            )
+            got = replies.digits_result(reply)
+            if got.failed:
+                raise CallHungUp("GET DATA failed")
+            if got.digits:
+                return flow.Digits(got.digits)
+            if not got.timed_out and "#" in step.keys:
+                return flow.Digits("#")  # '#' ends GET DATA and is not returned
+            return flow.NoInput()
+        digits = first or ""
+        while len(digits) < step.max_digits and digits not in ("*", "#"):
+            reply = await self.agi.send_command(
+                replies.wait_for_digit(int(step.timeout * 1000)),
+                step.timeout + self.config.slack_seconds,
+            )
+            got_key = replies.key_result(reply)
+            if got_key.failed:
+                raise CallHungUp("WAIT FOR DIGIT failed")
+            if got_key.key is None or (got_key.key == "#" and digits):
+                break
+            digits += got_key.key
+        return flow.Digits(digits) if digits else flow.NoInput()
+
+    async def _record(self, step: flow.Record) -> flow.Event:
+        await self._play(_sounds(step.prompts), "")
+        assert self.context is not None
+        name = f"{self.context.attempt_id}-{step.question_id}"
+        if step.unit_code:
+            name += f"-{step.unit_code}"
+        path = f"{self.config.recordings_dir}/{self.context.campaign_id}/{name}"
+        reply = await self.agi.send_command(
+            replies.record_file(
+                path,
+                self.config.record_format,
+                step.terminator,
+                step.max_seconds * 1000,
+                beep=step.beep,
+                silence_s=step.silence_seconds or None,
+            ),
+            step.max_seconds + self.config.slack_seconds * 2,
+        )
+        recorded = replies.record_result(reply)
+        seconds = (recorded.endpos or 0) / SAMPLE_RATE
+        if seconds <= 0:
+            if recorded.failed:
+                raise CallHungUp("RECORD FILE failed")
+            return flow.NoInput()
+        # Kept even if the caller hung up while speaking: the next command will tell.
+        return flow.RecordDone(f"{path}.{self.config.record_format}", seconds)
+
+    async def _store_answer(self, step: flow.Answer) -> None:
+        context = self.context
+        assert context is not None
+        answer = NewAnswer(
+            attempt_id=context.attempt_id,
+            campaign_id=context.campaign_id,
+            contact_id=context.contact_id,
+            block=step.block_id,
+            question=step.question_id,
+            answered_at=self.event_at,
+            unit_code=step.unit_code,
+            code=step.code,
+            key=step.key,
+            value=step.recording,
+            tries=1 + step.invalid + step.no_input,
+            mode="ivr",
+            language=self.language,
+        )
+        await self.runner.store.record_answer(answer)
+        if self.runner._answer_written is not None:
+            self.runner._answer_written(self.clock.seconds() - self.event_at)
+
+
+def _sounds(prompts: tuple[flow.Say, ...]) -> list[str]:
+    return [sound for say in prompts for sound in say.audio]
+
+
+def _end_reason(error: AGIError) -> str:
+    if isinstance(error, CallHungUp | SessionClosed):
+        return "hangup"
+    if isinstance(error, CommandTimeout):
+        return "timeout"
+    if isinstance(error, MalformedStream):
+        return "malformed"
+    return "error"

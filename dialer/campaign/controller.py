@@ -505,7 +505,7 @@ class CampaignController(Service):
             timeout=self.settings.ring_timeout,
             caller_id=self.campaign.caller_id,
             variables=[
-                ("MINYI_ATTEMPT", str(aid)),
+                ("ATTEMPT_ID", str(aid)),
                 ("CAMPAIGN", str(self.campaign.id)),
             ],
             channel_id=call.uniqueid,

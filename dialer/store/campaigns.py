@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dialer.campaign.calls import LIVE_STATES, Call, CallState
-from dialer.campaign.dispositions import OUTCOMES, Outcome
+from dialer.campaign.dispositions import OUTCOMES, Outcome, SurveyResult
 from dialer.campaign.hopper import Candidate, UnitState
 from dialer.campaign.retries import RetryDecision, RetryRules, decide
 from dialer.campaign.schedule import Schedule
@@ -46,6 +46,7 @@ from dialer.store.schema import (
     units,
 )
 
+_SURVEY_RESULTS = frozenset(r.value for r in SurveyResult) & set(OUTCOMES)
 MODES = ("progressive", "predictive", "ivr-only", "preview")
 STATUSES = ("draft", "running", "paused", "stopped", "done")
 _LIVE = sorted(s.value for s in LIVE_STATES)
@@ -541,8 +542,19 @@ def thd_finish_attempt(
 ) -> RetryDecision | None:
     """Write the disposition, release the contact and apply the retry decision (one
     transaction). Returns None when the attempt had already ended (idempotent)."""
+    assert call.ended, "only an ended call can be finished"
+    if call.facts.survey is None:
+        # The IVR runner marks the attempt with the survey's outcome as it ends; a result
+        # the controller never heard of (lost event, restart) still counts.
+        stored = conn.execute(
+            sa.select(attempts.c.outcome).where(attempts.c.id == call.attempt_id)
+        ).scalar()
+        if stored in _SURVEY_RESULTS:
+            call = dataclasses.replace(
+                call, facts=dataclasses.replace(call.facts, survey=SurveyResult(stored), lost=False)
+            )
     outcome = call.outcome
-    assert outcome is not None, "only an ended call can be finished"
+    assert outcome is not None
     ended = conn.execute(
         attempts.update()
         .where(attempts.c.id == call.attempt_id, attempts.c.status != CallState.ENDED.value)

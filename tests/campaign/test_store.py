@@ -296,3 +296,29 @@ def test_call_from_live_roundtrip(engine):
     call = store.call_from_live(live)
     assert call.attempt_id == c.attempt_id and call.facts.answered and call.channel == "Local/x;1"
     assert call.uniqueid == f"mny-1-{c.attempt_id}"
+
+
+def test_finish_keeps_ivr_outcome(engine):
+    """An outcome the IVR runner wrote on the attempt wins when the controller never heard the result."""
+    from dialer.store.schema import attempts
+
+    with engine.begin() as conn:
+        frame = seed_frame(conn)
+        cid = make_campaign(conn)
+    contact_id, (unit_id, _n, _p) = next(iter(frame["contacts"].items()))
+    with engine.begin() as conn:
+        c = claim(conn, cid, contact_id)
+        conn.execute(
+            attempts.update()
+            .where(attempts.c.id == c.attempt_id)
+            .values(outcome="partial", disposition="1.2")
+        )
+    call = call_for(c, cid, contact_id, unit_id)
+    from dialer.campaign.calls import IvrStarted, Lost
+
+    for e in [OriginateSent(NOW), Answered(NOW + 1), IvrStarted(NOW + 2), Lost(NOW + 60)]:
+        call = advance(call, e)
+    with engine.begin() as conn:
+        d = store.thd_finish_attempt(conn, call, rules=RetryRules(), schedule=None, now=NOW + 60)
+        row = conn.execute(attempts.select().where(attempts.c.id == c.attempt_id)).one()
+    assert d.final and (row.outcome, row.disposition) == ("partial", "1.2")

@@ -427,7 +427,8 @@ class _Builder:
         elif "blocks" in top:
             r.warn(root, "closing", "no closing prompts: callers hear no thanks or goodbye")
         self._check_logic(drafts)
-        self._check_unused(top)
+        if not any(p.severity == "error" for p in r.problems):
+            self._check_unused()  # after an error, "unused" is mostly noise
         if script_id is None or any(p.severity == "error" for p in r.problems):
             return None
         return Script(
@@ -1234,7 +1235,7 @@ class _Builder:
                 )
         del exit_node, block, block_node
 
-    def _check_unused(self, top: Mapping[str, tuple[Node, Node]]) -> None:
+    def _check_unused(self) -> None:
         for pid, node in self.prompt_nodes.items():
             if pid not in self.used_prompts and pid not in _IMPLICIT_PROMPTS:
                 self.r.warn(node, f"prompts.{pid}", f"prompt {pid!r} is never used")

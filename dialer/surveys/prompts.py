@@ -205,7 +205,8 @@ def to_pinyin(text: str) -> str:
             " / 普通话提示音需要 pypinyin"
         ) from error
     _load_phrases()
-    text = text.replace("*", "星号").replace("#", "井号")
+    for sign, word in (("*号", "星号"), ("#号", "井号"), ("*", "星号"), ("#", "井号")):
+        text = text.replace(sign, word)
     text = "".join(_ZH_DIGITS.get(c, c) for c in text).translate(_ZH_PUNCT)
     syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)
     spoken = re.sub(r"\s+([,.!?;:])", r"\1", " ".join(s.strip() for s in syllables if s.strip()))

@@ -1,0 +1,98 @@
+"""Tests for `dialer survey check|try` and `dialer prompts build|list`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import wave
+
+import pytest
+
+from dialer import cli
+from dialer.scripts import survey
+from tests.surveys.scripts import EXAMPLE, SMALL
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL, encoding="utf-8")
+    return path
+
+
+def test_check_example_ok(capsys):
+    """The shipped example passes with a summary line."""
+    assert cli.main(["survey", "check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "93 units" in out and "0 warning(s)" in out
+
+
+def test_check_reports_file_line_field(tmp_path, capsys):
+    """A broken file fails with file:line: field: message lines on stderr."""
+    bad = tmp_path / "bad.yaml"
+    text = SMALL.replace("        prompt: q_why\n", "        promtp: q_why\n")
+    bad.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("        promtp: q_why") + 1
+    assert cli.main(["survey", "check", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert f"{bad}:{line}: blocks[0].questions[1].promtp: unknown key 'promtp'" in captured.err
+    assert "error(s)" in captured.out
+
+
+def test_check_strict_fails_on_warnings(small, capsys):
+    """--strict turns the goto-loop warning into a failure."""
+    assert cli.main(["survey", "check", str(small)]) == 0
+    assert cli.main(["survey", "check", "--strict", str(small)]) == 1
+    assert "warning: " in capsys.readouterr().out
+
+
+def test_check_reports_missing_sounds(small, tmp_path, capsys):
+    """--sounds lists sound files that are not there yet."""
+    assert cli.main(["survey", "check", "--sounds", str(tmp_path / "snd"), str(small)]) == 0
+    out = capsys.readouterr().out
+    assert "missing " in out and "minyi/small/zh-CN/q_sat-1.wav" in out
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng and sox")
+def test_prompts_build_and_list(small, tmp_path, capsys):
+    """build makes the files and says human recordings are better; list shows their state."""
+    snd = tmp_path / "snd"
+    assert cli.main(["prompts", "build", "--sounds", str(snd), str(small)]) == 0
+    out = capsys.readouterr().out
+    assert "made " in out and "Recorded human prompts are much better" in out
+    with wave.open(str(snd / "minyi/small/en/hello.wav"), "rb") as w:
+        assert (w.getframerate(), w.getnchannels()) == (8000, 1)
+    assert cli.main(["prompts", "list", "--sounds", str(snd), str(small)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("tts\t") for line in lines)
+    assert any(line.endswith("\t金城江区") for line in lines)
+
+
+def test_prompts_build_bad_script(tmp_path, capsys):
+    """A script with errors stops the build with one line naming file and line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nid: x\n", encoding="utf-8")
+    assert cli.main(["prompts", "build", "--sounds", str(tmp_path), str(bad)]) == 1
+    assert f"{bad}:1:" in capsys.readouterr().err
+
+
+def test_try_walks_the_script(small):
+    """`survey try` plays texts, takes keys from stdin and prints the outcome."""
+    keys = io.StringIO("\n1\n3\n#\n1\n5\n2\nmy comment\n")
+    out = io.StringIO()
+    args = argparse.Namespace(file=str(small), unit="U1", language=None)
+    assert survey.run_try(args, keys, out) == 0
+    text = out.getvalue()
+    assert "您对金城江区的工作是否满意？" in text
+    assert "您选择的是不满意" in text
+    assert "= q_why@U1: 慢" in text
+    assert "end: complete (AAPOR 1.1), finished, 4/4 answered" in text
+
+
+def test_try_hang_up(small):
+    """Typing h hangs up; end of input too."""
+    out = io.StringIO()
+    args = argparse.Namespace(file=str(small), unit="U1", language="en")
+    assert survey.run_try(args, io.StringIO("\nh\n"), out) == 0
+    assert "end: refused (AAPOR 2.11), hangup" in out.getvalue()

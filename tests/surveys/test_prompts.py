@@ -1,0 +1,110 @@
+"""Tests for dialer.surveys.prompts: pieces, sound names, pinyin, and building with espeak-ng."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+
+import pytest
+
+from dialer.surveys import loader, prompts
+from tests.surveys.scripts import SMALL
+
+SCRIPT = loader.loads(SMALL, "small.yaml")
+needs_tts = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+    reason="needs espeak-ng and sox: apt-get install espeak-ng sox libsox-fmt-all (make debian-deps)",
+)
+
+
+def wav_info(path):
+    with wave.open(str(path), "rb") as w:
+        return w.getnchannels(), w.getframerate(), w.getsampwidth(), w.getnframes()
+
+
+def test_pieces_split_at_placeholders():
+    """A prompt with {unit} is spoken as text piece, unit name, text piece."""
+    q_sat = SCRIPT.blocks[1].questions[0]
+    text, audio = prompts.render(SCRIPT, "q_sat", "zh-CN", unit_code="U1", question=q_sat)
+    assert text == "您对金城江区的工作是否满意？"
+    assert audio == (
+        "minyi/small/zh-CN/q_sat-1",
+        "minyi/small/zh-CN/unit-U1",
+        "minyi/small/zh-CN/q_sat-2",
+    )
+    text, audio = prompts.render(SCRIPT, "hello", "en")
+    assert (text, audio) == ("Hello", ("minyi/small/en/hello",))
+
+
+def test_needed_lists_each_sound_once():
+    """needed() covers prompts, pieces, unit names and read-back labels, once each."""
+    sounds = prompts.needed(SCRIPT)
+    names = {(s.language, s.name): s.text for s in sounds}
+    assert len(names) == len(sounds)
+    assert names[("zh-CN", "q_sat-1")] == "您对"
+    assert names[("en", "unit-U2")] == "Yizhou District"
+    assert names[("zh-CN", "option-sat-3")] == "不满意"  # q_sat is confirmed: labels read back
+    assert not any(n.startswith("option-q_why") for _, n in names)  # q_why is not
+    assert ("en", "q_sat-2") not in names  # "?" alone is not worth a file
+    assert ("zh-CN", "confirm") not in names and ("zh-CN", "confirm-1") in names
+
+
+@pytest.mark.parametrize(
+    ("text", "pinyin"),
+    [
+        ("满意请按1", "man3 yi4 qing3 an4 yi1"),
+        ("请按#号键结束", "qing3 an4 jing3 hao4 jian4 jie2 shu4"),
+        ("都安瑶族自治县", "du1 an1 yao2 zu2 zi4 zhi4 xian4"),
+        ("。确认", "que4 ren4"),
+        ("不了解", "bu4 liao3 jie3"),
+    ],
+)
+def test_to_pinyin(text, pinyin):
+    """Mandarin becomes tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice."""
+    assert prompts.to_pinyin(text) == pinyin
+
+
+@needs_tts
+def test_build_makes_valid_asterisk_wavs(tmp_path):
+    """Every needed file is an 8 kHz 16-bit mono WAV of speech; a second build makes none."""
+    result = prompts.build(SCRIPT, tmp_path)
+    needed = prompts.needed(SCRIPT)
+    assert len(result.made) == len(needed)
+    for sound in needed:
+        path = sound.path(tmp_path, "small")
+        channels, rate, width, frames = wav_info(path)
+        assert (channels, rate, width) == (1, 8000, 2), path
+        assert frames / rate > 0.15, path
+    manifest = json.loads((tmp_path / "minyi/small/zh-CN/.tts.json").read_text())
+    assert "q_sat-1" in manifest
+    again = prompts.build(SCRIPT, tmp_path)
+    assert again.made == [] and len(again.kept_tts) == len(needed)
+
+
+@needs_tts
+def test_build_keeps_human_recordings_and_remakes_changed_text(tmp_path):
+    """A human recording is never overwritten; a TTS file whose text changed is remade."""
+    prompts.build(SCRIPT, tmp_path)
+    human = tmp_path / "minyi/small/zh-CN/hello.wav"
+    manifest_path = human.parent / ".tts.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["hello"]  # as if a person had recorded it
+    manifest_path.write_text(json.dumps(manifest))
+    human.write_bytes(human.read_bytes())
+    before = human.stat().st_mtime_ns
+    changed = loader.loads(SMALL.replace("thanks: {zh-CN: 谢谢,", "thanks: {zh-CN: 非常感谢,"))
+    result = prompts.build(changed, tmp_path)
+    assert [p.name for p in result.made] == ["thanks.wav"]
+    assert human in result.kept_human
+    assert human.stat().st_mtime_ns == before
+    forced = prompts.build(changed, tmp_path, force=True)
+    assert human not in forced.made
+    assert len(forced.made) == len(prompts.needed(changed)) - 1
+
+
+def test_missing_tools_are_named(monkeypatch):
+    """Without espeak-ng the error says which Debian packages to install."""
+    monkeypatch.setattr(prompts.shutil, "which", lambda name: None)
+    with pytest.raises(prompts.ConfigError, match="apt-get install espeak-ng sox"):
+        prompts.check_tools()

@@ -240,10 +240,27 @@ class ChannelTracker:
             method(self, event)
             return
         uid = event.get("Uniqueid")
-        if uid is not None and uid in self._channels and "ChannelState" in event:
-            fields = _snapshot(event)
-            fields.pop("linkedid", None)
-            self._update(uid, **fields)
+        if uid is None:
+            return
+        ch = self._channels.get(uid)
+        if ch is None:
+            return
+        # Any other event about a channel carries its snapshot: keep state and place fresh.
+        state = _int(event.get("ChannelState"))
+        context = event.get("Context")
+        exten = event.get("Exten")
+        priority = event.get("Priority")
+        if state is None:
+            return
+        if (state, context, exten, priority) != (ch.state, ch.context, ch.exten, ch.priority):
+            self._update(
+                uid,
+                state=state,
+                state_desc=event.get("ChannelStateDesc"),
+                context=context,
+                exten=exten,
+                priority=priority,
+            )
 
     def _newchannel(self, event: Message) -> None:
         uid = event.get("Uniqueid")

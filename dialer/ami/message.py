@@ -53,6 +53,12 @@ KIND_RESPONSE: Final = "Response"
 KIND_EVENT: Final = "Event"
 
 _KINDS: Final = {"action": KIND_ACTION, "response": KIND_RESPONSE, "event": KIND_EVENT}
+_KINDS_EXACT: Final = {
+    KIND_ACTION: KIND_ACTION,
+    KIND_RESPONSE: KIND_RESPONSE,
+    KIND_EVENT: KIND_EVENT,
+}
+_set = object.__setattr__
 
 #: What the constructors accept as headers: pairs in order, or a mapping (one value per key;
 #: a list/tuple value gives one header per item, e.g. C{{"Variable": ["A=1", "B=2"]}}).
@@ -112,7 +118,7 @@ class Message:
     __slots__ = ("_headers", "_index")
 
     _headers: tuple[tuple[str, str], ...]
-    _index: dict[str, int] | None
+    _index: dict[str, str] | None  # lower-cased key -> first value
 
     def __init__(self, headers: Headers = ()) -> None:
         object.__setattr__(self, "_headers", tuple(_pairs(headers)))
@@ -122,8 +128,8 @@ class Message:
     def _trusted(cls, headers: tuple[tuple[str, str], ...]) -> Message:
         """Build from an already-validated tuple of pairs (the framer's fast path)."""
         msg = object.__new__(cls)
-        object.__setattr__(msg, "_headers", headers)
-        object.__setattr__(msg, "_index", None)
+        _set(msg, "_headers", headers)
+        _set(msg, "_index", None)
         return msg
 
     # -- constructors ---------------------------------------------------------------
@@ -172,19 +178,25 @@ class Message:
         """All headers, in wire order, repeated keys included."""
         return self._headers
 
-    def _lookup(self) -> dict[str, int]:
+    def _lookup(self) -> dict[str, str]:
         index = self._index
         if index is None:
-            index = {}
-            for i, (key, _) in enumerate(self._headers):
-                index.setdefault(key.lower(), i)
-            object.__setattr__(self, "_index", index)
+            headers = self._headers
+            if headers:
+                # Built with C-level iteration only; reversed so the first value wins.
+                keys, values = zip(*reversed(headers), strict=True)
+                index = dict(zip(map(str.lower, keys), values, strict=True))
+            else:
+                index = {}
+            _set(self, "_index", index)
         return index
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The value of the first header named C{key} (case-insensitive), or C{default}."""
-        i = self._lookup().get(key.lower())
-        return default if i is None else self._headers[i][1]
+        index = self._index
+        if index is None:
+            index = self._lookup()
+        return index.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:
         """Every value of headers named C{key} (case-insensitive), in order."""
@@ -194,10 +206,10 @@ class Message:
         return [v for k, v in self._headers if k.lower() == lower]
 
     def __getitem__(self, key: str) -> str:
-        i = self._lookup().get(key.lower())
-        if i is None:
+        value = self._lookup().get(key.lower())
+        if value is None:
             raise KeyError(key)
-        return self._headers[i][1]
+        return value
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._lookup()
@@ -211,7 +223,12 @@ class Message:
     @property
     def kind(self) -> str | None:
         """C{"Action"}, C{"Response"} or C{"Event"}: the first of those keys present, else None."""
-        for key, _ in self._headers:
+        headers = self._headers
+        if headers:
+            kind = _KINDS_EXACT.get(headers[0][0])
+            if kind is not None:
+                return kind
+        for key, _ in headers:
             kind = _KINDS.get(key.lower())
             if kind is not None:
                 return kind
@@ -220,7 +237,10 @@ class Message:
     @property
     def name(self) -> str | None:
         """The value of the header that gives the kind (event name, action name, response status)."""
-        for key, value in self._headers:
+        headers = self._headers
+        if headers and headers[0][0] in _KINDS_EXACT:
+            return headers[0][1]
+        for key, value in headers:
             if key.lower() in _KINDS:
                 return value
         return None
@@ -324,6 +344,10 @@ class Message:
 
 # An empty line: LF, optional CR, LF (covers CRLFCRLF, LFLF and mixes).
 _END = re.compile(rb"\n\r?\n")
+# One header line, anchored at a line start: a key (no ':', CR or LF), ':', one optional
+# space, the value (no CR or LF), CR? LF. A message is valid when the number of matches
+# equals the number of LFs: then every line matched from its start to its end.
+_LINE = re.compile(r"(?m)^([^:\r\n]+):[ ]?([^\r\n]*)\r?\n")
 
 
 class Framer:
@@ -454,24 +478,19 @@ class Framer:
         size = end - start
         if size > self._max_message:
             raise MessageTooLong(f"message longer than {self._max_message} bytes")
-        text = buf[start:end].decode(_ENCODING, _ERRORS)
-        lines = text.split("\n")
-        if len(lines) > self._max_headers:
+        text = buf[start : end + 1].decode(_ENCODING, _ERRORS)
+        pairs = _LINE.findall(text)
+        lines = text.count("\n")
+        if len(pairs) != lines:
+            # Some line is not "Key: Value" (or holds a stray CR).
+            raise Garbage("a line in an AMI message is not 'Key: Value'")
+        if lines > self._max_headers:
             raise MessageTooLong(f"message has more than {self._max_headers} lines")
-        check_len = size > self._max_line
         if "\x00" in text:
             raise Garbage("NUL byte in a message")
-        pairs: list[tuple[str, str]] = []
-        append = pairs.append
-        for line in lines:
-            if line and line[-1] == "\r":
-                line = line[:-1]
-            if check_len and len(line.encode(_ENCODING, _ERRORS)) > self._max_line:
-                raise LineTooLong(f"line longer than {self._max_line} bytes")
-            key, sep, value = line.partition(":")
-            if not sep or not key:
-                raise Garbage("a line in an AMI message is not 'Key: Value'")
-            if value and value[0] == " ":
-                value = value[1:]
-            append((key, value))
+        if size > self._max_line:
+            limit = self._max_line
+            for line in text.split("\n"):
+                if len(line) > limit and len(line.encode(_ENCODING, _ERRORS)) > limit + 1:
+                    raise LineTooLong(f"line longer than {self._max_line} bytes")
         return Message._trusted(tuple(pairs))

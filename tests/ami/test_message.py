@@ -193,6 +193,9 @@ def test_over_long_banner():
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         b"Event: X\r\nno colon here\r\n\r\n",
         b"E: \x00\r\n\r\n",
+        b"Event: X\r\n:a: b\r\n\r\n",
+        b"Event: X\r\nab\rcd: x\r\n\r\n",
+        b"Event: X\r\nK: a\rb\r\n\r\n",
     ],
 )
 def test_garbage(data):

@@ -88,6 +88,17 @@ class SurveyFinished:
     callback_at: float | None = None
 
 
+@dataclass(frozen=True)
+class AgentWrapping:
+    """An agent's call ended; the desk (or a simulated desk) now gives the result and
+    says when the agent is ready (C{CampaignController.agent_result} / C{agent_ready})."""
+
+    campaign_id: int
+    agent: str
+    attempt_id: int
+    at: float
+
+
 # -- campaigns and PBX -----------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ from dialer.campaign.hopper import select
 from dialer.campaign.retries import RetryRules, parse_rules
 from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
 from dialer.events import (
+    AgentWrapping,
     CallAnswered,
     CallBridged,
     CallEnded,
@@ -611,7 +612,7 @@ class CampaignController(Service):
             if new.bridged_at is not None:
                 self.model.observe_talk(now - new.bridged_at)
             if track.agent is not None:
-                self.agents.wrapping(track.agent, now)
+                self._agent_wrapping(track.agent, aid)
         if new.state is CallState.WRAPUP and old.state is not CallState.WRAPUP:
             self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
         if new.ended:
@@ -741,6 +742,14 @@ class CampaignController(Service):
         self._update(call.attempt_id, status="bridged", bridged_at=call.bridged_at)
 
     # -- agents (the desktop, or a simulated desk, calls these) ------------------------
+
+    def _agent_wrapping(self, name: str, aid: int) -> None:
+        agent = self.agents.get(name)
+        if agent is None or agent.state.value not in ("talking", "reserved"):
+            return
+        now = self.clock.seconds()
+        self.agents.wrapping(name, now)
+        self.bus.publish(AgentWrapping(self.campaign.id, name, aid, now))
 
     def agent_ready(self, name: str) -> None:
         """The agent is ready for a call: serve the oldest waiting call, else dial."""
@@ -988,7 +997,7 @@ class CampaignController(Service):
                 if agent.state.value == "reserved":
                     self.agents.release(track.agent, now)
                 elif agent.state.value == "talking":
-                    self.agents.wrapping(track.agent, now)
+                    self._agent_wrapping(track.agent, aid)
         if call.facts.originate_accepted and call.originated_at is not None:
             self._observe_live(call, track, live=False)
         track.line.in_use = max(0, track.line.in_use - 1)

@@ -1,0 +1,163 @@
+"""The real controller, the real AMI client and the simulated PBX, on a virtual clock."""
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from twisted.internet.task import Clock
+
+from dialer.ami.client import AMIClient
+from dialer.campaign.agents import AgentPool
+from dialer.campaign.controller import CampaignController, ControllerSettings, Line
+from dialer.campaign.simdesk import SimulatedDesk
+from dialer.events import CallBridged, CallEnded, CallRouted, EventBus
+from dialer.pacing.progressive import Progressive
+from dialer.sim.profile import load_profile
+from dialer.sim.server import SimulatedPBX
+from dialer.store import campaigns as store
+from dialer.store.inline import InlineDB
+from dialer.store.schema import attempts
+from tests.campaign.ctlhelp import T0, sqlite_engine
+from tests.campaign.storehelp import make_campaign, seed_frame
+
+PROFILES = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles"
+
+
+class SimRig:
+    def __init__(self, tmp_path, *, agents=3, units=3, per_unit=40, policy=None, seed=7):
+        self.clock = Clock()
+        self.clock.advance(T0)
+        self.engine = sqlite_engine(tmp_path)
+        with self.engine.begin() as conn:
+            self.frame = seed_frame(conn, n_units=units, per_unit=per_unit)
+            self.cid = make_campaign(conn, mode="progressive")
+            store.thd_set_status(conn, self.cid, "running", T0)
+            camp = store.thd_get_campaign(conn, self.cid)
+        self.sim = SimulatedPBX(
+            clock=self.clock,
+            rng=random.Random(seed),
+            profile=load_profile(PROFILES / "evening.toml"),
+        )
+        self.ami = AMIClient(
+            self.sim.ami_endpoint(),
+            "dialer",
+            "dialer",
+            clock=self.clock,
+            keepalive_interval=None,
+            retry_policy=lambda n: 0.5,
+        )
+        self.bus = EventBus()
+        self.events = []
+        self.bus.subscribe(object, self.events.append)
+        self.pool = AgentPool()
+        for i in range(1, agents + 1):
+            self.pool.add(f"agent{i}", now=T0)
+        self.line = Line("pbx1", self.ami, 30)
+        self.ctl = CampaignController(
+            camp,
+            db=InlineDB(self.engine),
+            lines=[self.line],
+            agents=self.pool,
+            policy=policy or Progressive(),
+            clock=self.clock,
+            bus=self.bus,
+            settings=ControllerSettings(always_open=True),
+            rng=random.Random(seed),
+            timer=lambda: 0.0,
+        )
+        self.desk = SimulatedDesk(self.ctl, self.bus, clock=self.clock, rng=random.Random(seed))
+
+    def run(self, seconds, step=0.05):
+        for _ in range(int(seconds / step)):
+            self.clock.advance(step)
+
+    def start(self):
+        self.ami.startService()
+        self.run(1)
+        assert self.ami.ready
+        self.ctl.startService()
+        return self
+
+    def rows(self):
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(sa.select(attempts).order_by(attempts.c.id))]
+
+
+@pytest.mark.slow
+def test_campaign_runs_against_simulated_pbx(tmp_path):
+    """Ten virtual minutes: calls end with dispositions, agents get bridged fast, no contact overlaps."""
+    rig = SimRig(tmp_path).start()
+    rig.run(600)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.run(400)  # let every call end
+    rows = rig.rows()
+    assert len(rows) >= 20
+    assert all(r["status"] == "ended" for r in rows), {r["status"] for r in rows}
+    outcomes = {r["outcome"] for r in rows}
+    assert {"no_answer", "complete"} <= outcomes, outcomes
+    bridged = [e for e in rig.events if isinstance(e, CallBridged)]
+    assert bridged and max(e.answer_to_bridge_seconds for e in bridged) < 2.0
+    # progressive never abandons
+    assert not any(e.abandoned for e in rig.events if isinstance(e, CallRouted))
+    # never two live attempts on one contact
+    by_contact = {}
+    for r in rows:
+        by_contact.setdefault(r["contact_id"], []).append(r)
+    for rs in by_contact.values():
+        for a, b in itertools.pairwise(rs):
+            assert b["created_at"] >= a["ended_at"]
+    ended = [e for e in rig.events if isinstance(e, CallEnded)]
+    assert len(ended) == len(rows)
+    rig.ctl.stopService()
+    rig.ami.stopService()
+
+
+@pytest.mark.slow
+def test_pbx_restart_g1_pauses_and_reconciles(tmp_path):
+    """core restart now (g1): calls are lost, dialing pauses while down, resumes after reconnect."""
+    rig = SimRig(tmp_path).start()
+    rig.run(30)
+    live_before = rig.ctl.live_count()
+    assert live_before > 0
+    rig.sim.shutdown(restart=True)
+    rig.run(1.2)
+    assert not rig.ami.ready
+    n = len(rig.rows())
+    rig.run(0.5)
+    assert len(rig.rows()) == n  # nothing dialed while down
+    rig.run(10)
+    assert rig.ami.ready
+    assert len(rig.rows()) > n  # dialing resumed
+    rig.run(200)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.run(400)
+    assert all(r["status"] == "ended" for r in rig.rows())
+    rig.ctl.stopService()
+    rig.ami.stopService()
+
+
+@pytest.mark.slow
+def test_pbx_kill9_g3_calls_lost_then_resume(tmp_path):
+    """kill -9 (g3): no Hangup events; after Asterisk is back every tracked call ends as lost."""
+    rig = SimRig(tmp_path).start()
+    rig.run(30)
+    assert rig.ctl.live_count() > 0
+    rig.sim.kill()
+    rig.run(2)
+    assert not rig.ami.ready
+    rig.sim.start(booted=True)
+    rig.run(5)
+    assert rig.ami.ready
+    lost = [r for r in rig.rows() if r["outcome"] == "lost"]
+    assert lost
+    rig.run(100)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.run(400)
+    assert all(r["status"] == "ended" for r in rig.rows())
+    rig.ctl.stopService()
+    rig.ami.stopService()

@@ -384,6 +384,14 @@ class _Builder:
                 )
                 return None
         script_id = r.text(top["id"][1], "id", pattern=ID_RE) if "id" in top else None
+        stem = Path(r.source).stem
+        if script_id is not None and r.source.endswith((".yaml", ".yml")) and stem != script_id:
+            r.warn(
+                top["id"][1],
+                "id",
+                f"id {script_id!r} differs from the file name {stem!r}"
+                " (campaigns name the file; sounds live under the id)",
+            )
         if "languages" in top:
             self.languages = self._languages(top["languages"][1])
         if not self.languages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "ivr_scripts" / "hechi_annual_satisfaction.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "ivr_scripts" / "hechi_annual.yaml"
 
 #: A compact script with every feature: intro, consent, screener, per-unit block with
 #: confirm and skip logic, a number, a goto loop with an exit, a voice comment.

@@ -330,7 +330,7 @@ def test_small_script_model():
 
 def test_goto_loop_with_exit_is_a_warning():
     """A goto loop callers can leave is reported as a warning, not an error."""
-    script, problems = loader.check_text(SMALL, "s.yaml")
+    script, problems = loader.check_text(SMALL, "small.yaml")
     assert script is not None
     assert [p.severity for p in problems] == ["warning"]
     assert "goto loop through q_num, q_again" in problems[0].message
@@ -346,6 +346,13 @@ def test_unused_prompt_is_a_warning():
     assert script is not None
     unused = [p for p in problems if "never used" in p.message]
     assert [(p.line, p.field) for p in unused] == [(line_of(text, "spare:"), "prompts.spare")]
+
+
+def test_id_differs_from_file_name_is_a_warning():
+    """A script whose id is not its file name gets a warning on the id line."""
+    _, problems = loader.check_text(SMALL, "other.yaml")
+    named = [p for p in problems if p.field == "id"]
+    assert [(p.severity, p.line) for p in named] == [("warning", line_of(SMALL, "id: small"))]
 
 
 def test_yaml_syntax_error_names_the_line():

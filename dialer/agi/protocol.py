@@ -206,6 +206,12 @@ class FastAGIProtocol(LineOnlyReceiver):
             self._closing = True
             cast(Any, self.transport).loseConnection()
 
+    def stop(self) -> None:
+        """Close the socket and cancel the session function (shutdown after a drain timeout)."""
+        self.close()
+        if self._session is not None:
+            self._session.cancel()
+
     # -- internals -----------------------------------------------------------
 
     def _start(self, env: Environment) -> None:
@@ -228,7 +234,7 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._session.addBoth(self._session_done)
 
     def _session_failed(self, failure: Failure) -> None:
-        if isinstance(failure.value, CallHungUp | SessionClosed):
+        if isinstance(failure.value, CallHungUp | SessionClosed | defer.CancelledError):
             return None
         if isinstance(failure.value, AGIError):
             self.log.info(

@@ -5,14 +5,19 @@ L{dialer.surveys.flow} state machine with AGI commands.
 What the runner needs to know comes from the channel. The dialplan (or the
 Originate's C{Variable:} headers) sets:
 
- - C{ATTEMPT_ID} (required): the C{attempts.id} this call belongs to. The campaign,
-   contact, the contact's unit and the questionnaire are read from the store;
- - C{SURVEY_LANGUAGE} (optional): a language of the questionnaire, e.g. C{en};
+ - C{MINYI_ATTEMPT} (required): the C{attempts.id} this call belongs to (the campaign
+   controller's Originate sets it). The campaign, contact, the contact's unit and the
+   questionnaire are read from the store;
+ - C{MINYI_LANGUAGE} (optional): a language of the questionnaire, e.g. C{en};
    default: its first language (zh-CN).
 
 Both may instead be passed as C{key=value} AGI arguments, which are read first and
 save a round trip each: C{AGI(agi://127.0.0.1:4573/survey,attempt=42,language=en)}.
-Otherwise the runner asks with C{GET VARIABLE ATTEMPT_ID} / C{GET VARIABLE SURVEY_LANGUAGE}.
+Otherwise the runner asks with C{GET VARIABLE MINYI_ATTEMPT} / C{GET VARIABLE MINYI_LANGUAGE}.
+
+When the questionnaire ends the runner publishes L{dialer.events.SurveyFinished} (keyed
+by C{agi_uniqueid}, which is the ChannelId the controller gave Originate) on the event
+bus, so the campaign controller can classify the attempt.
 
 How steps become commands:
 
@@ -55,6 +60,7 @@ from dialer.agi.replies import (
     SessionClosed,
 )
 from dialer.campaign.dispositions import OUTCOMES, SurveyResult
+from dialer.events import EventBus, SurveyFinished
 from dialer.store.answers import (
     AttemptContext,
     NewAnswer,
@@ -67,8 +73,8 @@ from dialer.store.pool import DBThreadPool
 from dialer.surveys import flow
 from dialer.surveys.model import Script
 
-ATTEMPT_VARIABLE = "ATTEMPT_ID"
-LANGUAGE_VARIABLE = "SURVEY_LANGUAGE"
+ATTEMPT_VARIABLE = "MINYI_ATTEMPT"
+LANGUAGE_VARIABLE = "MINYI_LANGUAGE"
 SAMPLE_RATE = 8000  # RECORD FILE endpos counts 8 kHz samples
 
 
@@ -258,12 +264,14 @@ class SurveyRunner:
         clock: Clock,
         config: RunnerConfig | None = None,
         *,
+        bus: EventBus | None = None,
         answer_written: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
         self.scripts = scripts
         self.clock = clock
         self.config = config or RunnerConfig()
+        self.bus = bus
         self._answer_written = answer_written
 
     async def __call__(self, agi: FastAGIProtocol) -> RunResult:
@@ -348,6 +356,10 @@ class _Session:
             outcome=outcome.name,
             disposition=outcome.aapor,
         )
+        if self.runner.bus is not None and self.uniqueid is not None:
+            self.runner.bus.publish(
+                SurveyFinished(self.uniqueid, result.value, self.clock.seconds())
+            )
         self.log.info(
             "IVR attempt {attempt} ended ({reason}): {outcome} {aapor}, {answered}/{applicable}",
             attempt=attempt_id,

@@ -77,7 +77,7 @@ class FastAGIFactory(Factory):
 
         def close_rest() -> None:
             for protocol in list(self.sessions):
-                protocol.close()
+                protocol.stop()
 
         timer = self.clock.callLater(timeout, close_rest)
         done = defer.DeferredList(waiting, consumeErrors=True)

@@ -127,7 +127,8 @@ class FakeAsterisk:
         self.chunk = chunk
         self._buffer = b""
         self.transport = _Wire(self)
-        protocol.makeConnection(self.transport)
+        if protocol is not None:  # None: drive answer() by hand (e.g. over a pipe)
+            protocol.makeConnection(self.transport)
 
     @property
     def closed_by_server(self):
@@ -180,6 +181,11 @@ class FakeAsterisk:
 
     def _next_action(self):
         return self.actions.popleft() if self.actions else SILENCE
+
+    def answer(self, line):
+        """The reply lines to one command line (None: no reply), as the caller acts."""
+        self.commands.append(line)
+        return self._answer(line)
 
     def _answer(self, line):
         verb = self._verb(line)

@@ -8,6 +8,7 @@ from twisted.internet.task import Clock
 
 from dialer.agi.protocol import FastAGIProtocol
 from dialer.agi.runner import RunnerConfig, SurveyRunner, parse_args, survey_result
+from dialer.events import EventBus, SurveyFinished
 from dialer.store import answers as store
 from dialer.store import schema
 from dialer.surveys import flow, loader
@@ -80,11 +81,15 @@ class Call:
         self.clock = Clock()
         self.latencies = []
         self.results = []
+        self.finished = []
+        bus = EventBus()
+        bus.subscribe(SurveyFinished, self.finished.append)
         runner = SurveyRunner(
             SyncStore(engine),
             lambda name: T5,
             self.clock,
             RunnerConfig(recordings_dir="/rec"),
+            bus=bus,
             answer_written=self.latencies.append,
         )
 
@@ -96,9 +101,9 @@ class Call:
         protocol = FastAGIProtocol(self.clock, lambda env: session, command_timeout=30)
         variables = {}
         if attempt:
-            variables["ATTEMPT_ID"] = str(self.attempt_id)
+            variables["MINYI_ATTEMPT"] = str(self.attempt_id)
         if language:
-            variables["SURVEY_LANGUAGE"] = language
+            variables["MINYI_LANGUAGE"] = language
         self.asterisk = FakeAsterisk(
             protocol, self.clock, actions, variables=variables, chunk=chunk
         )
@@ -160,7 +165,7 @@ def test_full_survey(engine):
     assert (attempt.outcome, attempt.disposition, attempt.mode) == ("complete", "1.1", "ivr")
     assert call.asterisk.closed_by_server
     assert call.result.outcome == "complete"
-    assert call.asterisk.commands[2] == "ANSWER"  # after GET VARIABLE ATTEMPT_ID, SURVEY_LANGUAGE
+    assert call.asterisk.commands[2] == "ANSWER"  # after GET VARIABLE MINYI_ATTEMPT, MINYI_LANGUAGE
     assert call.commands('STREAM FILE minyi/t5/zh-CN/thanks ""')  # the closing prompt
     assert call.commands("RECORD FILE /rec/") == [
         f'RECORD FILE /rec/{attempt.campaign_id}/{call.attempt_id}-q_comment wav "#" 30000 BEEP s=3'
@@ -175,6 +180,12 @@ def test_answer_written_before_next_question(engine):
     assert len(call.latencies) == 6
     assert all(latency == 0 for latency in call.latencies)  # inline store: no delay
     assert commands.index("GET DATA minyi/t5/zh-CN/scale_sat 5000 1") < len(commands)
+
+
+def test_survey_finished_published(engine):
+    """The end of the questionnaire is published for the controller, keyed by agi_uniqueid."""
+    call = Call(engine, ["1", HANGUP])
+    assert [(e.uniqueid, e.result) for e in call.finished] == [("1795594831.2", "breakoff")]
 
 
 @pytest.mark.parametrize("hangup", [HANGUP, HANGUP_BEFORE_REPLY])
@@ -298,13 +309,13 @@ def test_attempt_from_args(engine):
 
 
 def test_language_variable(engine):
-    """SURVEY_LANGUAGE picks the prompts' language."""
+    """MINYI_LANGUAGE picks the prompts' language."""
     call = Call(engine, FULL, language="en")
     assert call.commands("GET DATA minyi/t5/en/scale_sat 5000 1")
 
 
 def test_no_attempt_id(engine):
-    """Without ATTEMPT_ID the session ends at once: nothing played, nothing stored."""
+    """Without MINYI_ATTEMPT the session ends at once: nothing played, nothing stored."""
     call = Call(engine, FULL, attempt=False)
     assert call.result.end_reason == "unidentified"
     assert not call.commands("ANSWER")
@@ -341,8 +352,8 @@ def test_b2_through_runner(engine, size):
     actions = [Raw((*traces.replies_to(b2, 'STREAM FILE tt-monkeys "12#"'), "HANGUP"), True)]
     call = Call(engine, actions, chunk=size, env=traces.environment_bytes(b2))
     assert call.asterisk.commands[:3] == [
-        "GET VARIABLE ATTEMPT_ID",
-        "GET VARIABLE SURVEY_LANGUAGE",
+        "GET VARIABLE MINYI_ATTEMPT",
+        "GET VARIABLE MINYI_LANGUAGE",
         "ANSWER",
     ]
     assert call.answers() == {}

@@ -243,10 +243,10 @@ sa.Index("ix_answers_attempt", answers.c.attempt_id)
 sa.Index("ix_answers_campaign_unit", answers.c.campaign_id, answers.c.unit_id)
 
 # One run of the IVR survey over one AGI session. `result` is how the questionnaire
-# ended (dialer.surveys.model.Outcome: complete | partial | break_off | refused |
-# ineligible, or None when it never got to a question); `end_reason` why the session
-# ended (completed | hangup | timeout | error). The campaign controller reads `result`
-# when it classifies the attempt after the channel's Hangup event.
+# ended, a dialer.campaign.dispositions.SurveyResult value (complete | partial |
+# breakoff | refusal | hangup_intro | ineligible; None if it never finished);
+# `end_reason` why the session ended (completed | hangup | timeout | malformed | error).
+# The runner also publishes SurveyFinished; a process-AGI run (no bus) leaves only this.
 ivr_sessions = sa.Table(
     "ivr_sessions",
     metadata,

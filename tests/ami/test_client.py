@@ -266,3 +266,19 @@ class ReconnectTests(ClientTestBase):
             lose(p, t)
             self.clock.advance(1.0)
         assert delays == [2, 3, 4]
+
+    def test_garbage_closes_and_client_recovers(self):
+        """Non-AMI bytes on a live connection: logged, connection closed, the client reconnects."""
+        got: list[str] = []
+        self.client.subscribe(None, lambda e: got.append(e.name))
+        self.client.startService()
+        p, t = self.log_in()
+        feed(p, b"Event: Newchannel\r\n" + b"X" * 70000)
+        assert t.disconnecting
+        assert any("not AMI" in (e.get("log_format") or "") for e in self.logged)
+        lose(p, t)
+        assert self.states == [True, False]
+        self.clock.advance(2.0)
+        p2, _ = self.log_in()
+        feed(p2, ev("Hangup", ("Uniqueid", "1")))
+        assert self.states == [True, False, True] and got[-1] == "Hangup"

@@ -20,22 +20,55 @@ def register(subparsers: Any) -> None:
             "/ 运行模拟 Asterisk：在 --ami 提供 AMI 服务，拨号计划中的 AGI() 连接到 --agi。"
         ),
     )
-    parser.add_argument("--ami", default="127.0.0.1:5038", metavar="HOST:PORT",
-                        help="AMI listen address (default 127.0.0.1:5038) / AMI 监听地址")
-    parser.add_argument("--agi", default="127.0.0.1:4573", metavar="HOST:PORT",
-                        help="the dialer's FastAGI server (default 127.0.0.1:4573) / FastAGI 服务地址")
-    parser.add_argument("--profile", required=True, type=Path,
-                        help="callee/agent behaviour (TOML or YAML) / 被叫行为配置文件")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="random seed (default: the profile's, else 0) / 随机种子")
-    parser.add_argument("--dialplan", type=Path, default=None,
-                        help="extensions.conf to run (default: asterisk_conf/extensions.conf) / 拨号计划")
-    parser.add_argument("--recordings", type=Path, default=Path("recordings"),
-                        help="MixMonitor directory (default ./recordings) / 录音目录")
-    parser.add_argument("--audio", type=Path, action="append", default=[],
-                        help="8 kHz WAV clip used as speech in recordings (repeatable) / 语音片段")
-    parser.add_argument("--user", default="dialer:dialer", metavar="NAME:SECRET",
-                        help="AMI user (default dialer:dialer) / AMI 用户")
+    parser.add_argument(
+        "--ami",
+        default="127.0.0.1:5038",
+        metavar="HOST:PORT",
+        help="AMI listen address (default 127.0.0.1:5038) / AMI 监听地址",
+    )
+    parser.add_argument(
+        "--agi",
+        default="127.0.0.1:4573",
+        metavar="HOST:PORT",
+        help="the dialer's FastAGI server (default 127.0.0.1:4573) / FastAGI 服务地址",
+    )
+    parser.add_argument(
+        "--profile",
+        required=True,
+        type=Path,
+        help="callee/agent behaviour (TOML or YAML) / 被叫行为配置文件",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default: the profile's, else 0) / 随机种子",
+    )
+    parser.add_argument(
+        "--dialplan",
+        type=Path,
+        default=None,
+        help="extensions.conf to run (default: asterisk_conf/extensions.conf) / 拨号计划",
+    )
+    parser.add_argument(
+        "--recordings",
+        type=Path,
+        default=Path("recordings"),
+        help="MixMonitor directory (default ./recordings) / 录音目录",
+    )
+    parser.add_argument(
+        "--audio",
+        type=Path,
+        action="append",
+        default=[],
+        help="8 kHz WAV clip used as speech in recordings (repeatable) / 语音片段",
+    )
+    parser.add_argument(
+        "--user",
+        default="dialer:dialer",
+        metavar="NAME:SECRET",
+        help="AMI user (default dialer:dialer) / AMI 用户",
+    )
     parser.set_defaults(func=run)
 
 
@@ -76,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     import sys
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    observer: Any = textFileLogObserver(sys.stderr)
+    globalLogBeginner.beginLoggingTo([observer])
     log = Logger(namespace="dialer.sim")
 
     def main(_: Any) -> Any:
@@ -93,11 +127,15 @@ def run(args: argparse.Namespace) -> int:
         listen_tcp(sim, reactor, ami_port, ami_host)
         log.info(
             "simulated Asterisk 22: AMI on {ami}, FastAGI to {agi}, profile {profile} ({mode})",
-            ami=args.ami, agi=args.agi, profile=str(args.profile), mode=profile.mode,
+            ami=args.ami,
+            agi=args.agi,
+            profile=str(args.profile),
+            mode=profile.mode,
         )
         from twisted.internet import defer
 
         return defer.Deferred()  # run until interrupted
 
-    task.react(main)
+    react: Any = task.react  # exits the process when main's Deferred fires
+    react(main)
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
@@ -95,19 +95,21 @@ class AGIClientProtocol(LineOnlyReceiver):
 
     def send(self, line: str) -> None:
         """Write one line (LF-terminated)."""
-        if self.transport is not None and self.connected_:
-            self.transport.write(line.encode("utf-8", "surrogateescape") + b"\n")
+        transport: Any = self.transport
+        if transport is not None and self.connected_:
+            transport.write(line.encode("utf-8", "surrogateescape") + b"\n")
 
     def lineReceived(self, line: bytes) -> None:
         if self.session is not None:
             self.session.command_line(line.rstrip(b"\r").decode("utf-8", "surrogateescape"))
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        self.log.warn("FastAGI server sent an over-long line; closing")
-        if self.transport is not None:
-            self.transport.loseConnection()
+        self.log.warn("FastAGI server sent an over-long line; closing")  # noqa: G010
+        transport: Any = self.transport
+        if transport is not None:
+            transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connected_ = False
         if not self.closed.called:
             self.closed.callback(None)
@@ -126,7 +128,7 @@ class AGISession:
         self.busy = False
         self.notice_pending = False
         self.notice_sent = False
-        self._notice_call: IDelayedCall | None = None
+        self._notice_call: Any = None
 
     def start(self, url: str, script: str, args: list[str]) -> None:
         """Send the environment block."""
@@ -262,7 +264,9 @@ class AGISession:
             chan.peer.media_started()
         allowed = "".join(d for d in escape if d in "0123456789*#")
         if allowed:
-            self.pbx.respondent_reaction(chan, allowed.replace("#", "").replace("*", ""), 1, seconds)
+            self.pbx.respondent_reaction(
+                chan, allowed.replace("#", "").replace("*", ""), 1, seconds
+            )
         try:
             digit = await chan.wait(seconds, digits=allowed if allowed else None)
         except Hungup:

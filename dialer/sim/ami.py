@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import protocol
 from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -71,10 +72,9 @@ class AMISession(protocol.Protocol):
         self.sim.sessions.append(self)
         if self.sim.pbx is not None:
             self.sim.pbx.subscribe(self)
-        assert self.transport is not None
-        self.transport.write(BANNER)
+        self._write(BANNER)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self in self.sim.sessions:
             self.sim.sessions.remove(self)
         if self.sim.pbx is not None:
@@ -86,35 +86,44 @@ class AMISession(protocol.Protocol):
         try:
             messages = self.framer.feed(data)
         except FramingError as e:
-            self.log.warn("AMI client sent garbage ({error}); closing", error=str(e))
+            self.log.warn("AMI client sent garbage ({error}); closing", error=str(e))  # noqa: G010
             self.close()
             return
         for msg in messages:
-            if self.closing:
-                break
             self.handle(msg)
+            if self.is_closing():
+                break
+
+    def _write(self, data: bytes) -> None:
+        transport: Any = self.transport
+        if transport is not None:
+            transport.write(data)
 
     def send(self, msg: Message) -> None:
         """Write one message."""
-        if self.transport is not None and not self.closing:
-            self.transport.write(msg.serialize())
+        if not self.closing:
+            self._write(msg.serialize())
 
     def event(self, msg: Message) -> None:
         """An event from the PBX (sent when logged in and events are on)."""
         if self.authenticated and self.events_on:
             self.send(msg)
 
+    def is_closing(self) -> bool:
+        """True once the session is closing (after Logoff or a failed login)."""
+        return self.closing
+
     def close(self) -> None:
         """Close after what was written."""
-        if self.transport is not None:
-            self.transport.loseConnection()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.loseConnection()
         self.closing = True
 
     # -- security events ------------------------------------------------------------
 
     def _security(self, name: str, extra: list[tuple[str, str]], *, others: bool) -> None:
         now = self.sim.clock.seconds()
-        assert self.transport is not None
         base: list[tuple[str, str]] = [
             ("Privilege", "security,all"),
             ("EventTV", _tv(now)),
@@ -130,11 +139,11 @@ class AMISession(protocol.Protocol):
             pass
 
     def _addresses(self) -> list[tuple[str, str]]:
-        assert self.transport is not None
+        transport: Any = self.transport
         return [
             ("SessionID", self.session_id),
-            ("LocalAddress", _addr(self.transport.getHost())),
-            ("RemoteAddress", _addr(self.transport.getPeer())),
+            ("LocalAddress", _addr(transport.getHost() if transport else None)),
+            ("RemoteAddress", _addr(transport.getPeer() if transport else None)),
         ]
 
     # -- dispatch -------------------------------------------------------------------
@@ -161,8 +170,12 @@ class AMISession(protocol.Protocol):
             self.error(msg, "Permission denied")
             self._security(
                 "RequestNotAllowed",
-                [("AccountID", ""), *self._addresses(), ("RequestType", action),
-                 ("SessionTV", _tv(now))],
+                [
+                    ("AccountID", ""),
+                    *self._addresses(),
+                    ("RequestType", action),
+                    ("SessionTV", _tv(now)),
+                ],
                 others=True,
             )
             return
@@ -182,8 +195,12 @@ class AMISession(protocol.Protocol):
         now = self.sim.clock.seconds()
         self._security(
             "RequestBadFormat",
-            [*self._addresses(), ("RequestType", action), ("SessionTV", _tv(now)),
-             ("AccountID", self.username)],
+            [
+                *self._addresses(),
+                ("RequestType", action),
+                ("SessionTV", _tv(now)),
+                ("AccountID", self.username),
+            ],
             others=False,
         )
 
@@ -211,8 +228,11 @@ class AMISession(protocol.Protocol):
                 ok = msg.get("Secret") == secret
         if not ok:
             event = "InvalidPassword" if secret is not None else "InvalidAccountID"
-            extra: list[tuple[str, str]] = [("AccountID", user), *self._addresses(),
-                                            ("SessionTV", _tv(now))]
+            extra: list[tuple[str, str]] = [
+                ("AccountID", user),
+                *self._addresses(),
+                ("SessionTV", _tv(now)),
+            ]
             if event == "InvalidPassword" and self.challenge:
                 extra += [("Challenge", self.challenge), ("ReceivedChallenge", self.challenge)]
             self._security(event, extra, others=True)
@@ -233,8 +253,12 @@ class AMISession(protocol.Protocol):
             self.send(self.sim.fully_booted())
         self._security(
             "SuccessfulAuth",
-            [("AccountID", user), *self._addresses(),
-             ("UsingPassword", "0"), ("SessionTV", _tv(now))],
+            [
+                ("AccountID", user),
+                *self._addresses(),
+                ("UsingPassword", "0"),
+                ("SessionTV", _tv(now)),
+            ],
             others=False,
         )
 
@@ -245,7 +269,9 @@ class AMISession(protocol.Protocol):
     # -- simple actions -------------------------------------------------------------
 
     def action_ping(self, msg: Message) -> None:
-        self.reply(msg, "Success", [("Ping", "Pong"), ("Timestamp", f"{self.sim.clock.seconds():.6f}")])
+        self.reply(
+            msg, "Success", [("Ping", "Pong"), ("Timestamp", f"{self.sim.clock.seconds():.6f}")]
+        )
 
     def action_events(self, msg: Message) -> None:
         mask = (msg.get("EventMask") or "").strip().lower()
@@ -301,8 +327,12 @@ class AMISession(protocol.Protocol):
         elif command == "core show uptime seconds":
             up = int(self.sim.clock.seconds() - pbx.started)
             out = [f"System uptime: {up}", f"Last reload: {up}"]
-        elif command in ("core restart now", "core stop now", "core restart gracefully",
-                         "core stop gracefully"):
+        elif command in (
+            "core restart now",
+            "core stop now",
+            "core restart gracefully",
+            "core stop gracefully",
+        ):
             self.reply(msg, "Success", [("Message", "Command output follows"), ("Output", "")])
             self.sim.shutdown(restart="restart" in command)
             return
@@ -310,9 +340,14 @@ class AMISession(protocol.Protocol):
             self.reply(
                 msg,
                 "Error",
-                [("Message", "Command output follows"),
-                 ("Output", f"No such command '{command}' (type 'core show help {command}' "
-                            "for other possible commands)")],
+                [
+                    ("Message", "Command output follows"),
+                    (
+                        "Output",
+                        f"No such command '{command}' (type 'core show help {command}' "
+                        "for other possible commands)",
+                    ),
+                ],
             )
             return
         self.reply(
@@ -330,8 +365,22 @@ class AMISession(protocol.Protocol):
         dur = int(now - c.created)
         cid = "" if c.cid_num == "<unknown>" else c.cid_num
         return "!".join(
-            [c.name, c.context, c.exten, str(c.priority), _state(c), c.app, c.app_data, cid,
-             "", "", "3", str(dur), bridge, c.uniqueid]
+            [
+                c.name,
+                c.context,
+                c.exten,
+                str(c.priority),
+                _state(c),
+                c.app,
+                c.app_data,
+                cid,
+                "",
+                "",
+                "3",
+                str(dur),
+                bridge,
+                c.uniqueid,
+            ]
         )
 
     # -- channel actions ---------------------------------------------------------------
@@ -400,8 +449,11 @@ class AMISession(protocol.Protocol):
             except re.error:
                 self.error(msg, "Invalid regex")
                 return
-            self.reply(msg, "Success", [("EventList", "start"),
-                                        ("Message", "Channels hung up will follow")])
+            self.reply(
+                msg,
+                "Success",
+                [("EventList", "start"), ("Message", "Channels hung up will follow")],
+            )
             matched = [c for c in self._live() if pattern.search(c.name)]
             aid = msg.get("ActionID")
             for c in matched:
@@ -409,8 +461,12 @@ class AMISession(protocol.Protocol):
                 self.send(Message.event("ChannelHungup", [*item, *c.snapshot()]))
                 pbx.hangup_channel(c, cause)
             done: list[tuple[str, str]] = [("ActionID", aid)] if aid else []
-            self.send(Message.event("ChannelsHungupListComplete",
-                                    [*done, ("EventList", "Complete"), ("ListItems", str(len(matched)))]))
+            self.send(
+                Message.event(
+                    "ChannelsHungupListComplete",
+                    [*done, ("EventList", "Complete"), ("ListItems", str(len(matched)))],
+                )
+            )
             return
         chan = pbx.find(name)
         if chan is None:
@@ -480,8 +536,14 @@ class AMISession(protocol.Protocol):
             pbx.globals[var] = value
         self.reply(msg, "Success", [("Message", "Variable Set")])
 
-    def _list(self, msg: Message, start_text: str, items: list[Message], complete: str,
-              extra_complete: list[tuple[str, str]] | None = None) -> None:
+    def _list(
+        self,
+        msg: Message,
+        start_text: str,
+        items: list[Message],
+        complete: str,
+        extra_complete: list[tuple[str, str]] | None = None,
+    ) -> None:
         aid = msg.get("ActionID")
         self.reply(msg, "Success", [("EventList", "start"), ("Message", start_text)])
         for item in items:
@@ -497,10 +559,19 @@ class AMISession(protocol.Protocol):
         items = []
         for c in self._live():
             head: list[tuple[str, str]] = [("ActionID", aid)] if aid else []
-            items.append(Message.event("CoreShowChannel", [
-                *head, *c.snapshot(), ("Application", c.app), ("ApplicationData", c.app_data),
-                ("Duration", _duration(now - c.created)),
-                ("BridgeId", c.bridge.uniqueid if c.bridge else "")]))
+            items.append(
+                Message.event(
+                    "CoreShowChannel",
+                    [
+                        *head,
+                        *c.snapshot(),
+                        ("Application", c.app),
+                        ("ApplicationData", c.app_data),
+                        ("Duration", _duration(now - c.created)),
+                        ("BridgeId", c.bridge.uniqueid if c.bridge else ""),
+                    ],
+                )
+            )
         self._list(msg, "Channels will follow", items, "CoreShowChannelsComplete")
 
     def action_status(self, msg: Message) -> None:
@@ -523,21 +594,32 @@ class AMISession(protocol.Protocol):
             values = c.variables()
             conn_num = c.conn_num
             headers: list[tuple[str, str]] = [
-                ("Privilege", "Call"), *c.snapshot(), ("Type", c.tech), ("DNID", ""),
+                ("Privilege", "Call"),
+                *c.snapshot(),
+                ("Type", c.tech),
+                ("DNID", ""),
                 ("EffectiveConnectedLineNum", conn_num),
                 ("EffectiveConnectedLineName", c.conn_name),
-                ("TimeToHangup", "0"), ("BridgeID", c.bridge.uniqueid if c.bridge else ""),
-                ("Application", c.app), ("Data", c.app_data), ("Nativeformats", "(slin)"),
-                ("Readformat", "slin"), ("Readtrans", ""), ("Writeformat", "slin"),
-                ("Writetrans", ""), ("Callgroup", "0"), ("Pickupgroup", "0"),
+                ("TimeToHangup", "0"),
+                ("BridgeID", c.bridge.uniqueid if c.bridge else ""),
+                ("Application", c.app),
+                ("Data", c.app_data),
+                ("Nativeformats", "(slin)"),
+                ("Readformat", "slin"),
+                ("Readtrans", ""),
+                ("Writeformat", "slin"),
+                ("Writetrans", ""),
+                ("Callgroup", "0"),
+                ("Pickupgroup", "0"),
                 ("Seconds", str(int(now - c.created))),
             ]
             headers += [("Variable", f"{v}={values.get(v, '')}") for v in wanted]
             if aid:
                 headers.append(("ActionID", aid))
             items.append(Message.event("Status", headers))
-        self._list(msg, "Channel status will follow", items, "StatusComplete",
-                   [("Items", str(len(items)))])
+        self._list(
+            msg, "Channel status will follow", items, "StatusComplete", [("Items", str(len(items)))]
+        )
 
     def action_bridgelist(self, msg: Message) -> None:
         pbx = self.sim.pbx
@@ -575,7 +657,7 @@ class AMIServerFactory(protocol.Factory):
     def __init__(self, sim: SimulatedPBX) -> None:
         self.sim = sim
 
-    def buildProtocol(self, addr: Any) -> AMISession | None:  # type: ignore[override]
+    def buildProtocol(self, addr: Any) -> AMISession | None:
         if not self.sim.accepting:
             return None
         session = AMISession(self.sim)

@@ -284,5 +284,5 @@ def _lookup_var(inner: str, values: dict[str, str]) -> str:
     sub = value[start:]
     if length is not None:
         n = int(length)
-        sub = sub[:n] if n >= 0 else sub[:n]
+        sub = sub[:n]
     return sub

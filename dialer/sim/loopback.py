@@ -16,9 +16,7 @@ from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
 from twisted.internet.interfaces import (
-    IAddress,
     IProtocol,
-    IProtocolFactory,
     IReactorTime,
     IStreamClientEndpoint,
     ITransport,
@@ -38,10 +36,10 @@ class LoopbackTransport:
     disconnecting = False
 
     def __init__(self, clock: IReactorTime, host: IPv4Address, peer: IPv4Address) -> None:
-        self.clock = clock
+        self.clock: Any = clock
         self.host = host
         self.peer_address = peer
-        self.protocol: IProtocol | None = None  # the protocol that owns this transport
+        self.protocol: Any = None  # the IProtocol that owns this transport
         self.other: LoopbackTransport | None = None
         self._out: list[bytes] = []
         self._scheduled = False
@@ -91,16 +89,16 @@ class LoopbackTransport:
         self.closed = True
         other = self.other
         if self.protocol is not None:
-            self.protocol.connectionLost(Failure(reason()))
+            self.protocol.connectionLost(Failure(reason()))  # type: ignore[no-untyped-call]
         if other is not None and not other.closed:
             other.closed = True
             if other.protocol is not None:
-                other.protocol.connectionLost(Failure(reason()))
+                other.protocol.connectionLost(Failure(reason()))  # type: ignore[no-untyped-call]
 
-    def getPeer(self) -> IAddress:
+    def getPeer(self) -> IPv4Address:
         return self.peer_address
 
-    def getHost(self) -> IAddress:
+    def getHost(self) -> IPv4Address:
         return self.host
 
     # producer/consumer and TCP knobs some protocols touch
@@ -127,7 +125,7 @@ class LoopbackTransport:
 
 
 def connect(
-    clock: IReactorTime, client: IProtocol, server: IProtocol, server_port: int
+    clock: IReactorTime, client: Any, server: Any, server_port: int
 ) -> tuple[LoopbackTransport, LoopbackTransport]:
     """Join C{client} and C{server}; both get C{makeConnection} now (server first)."""
     client_addr = IPv4Address("TCP", "127.0.0.1", next(_ports))
@@ -150,20 +148,24 @@ class LoopbackEndpoint:
     """
 
     def __init__(self, clock: IReactorTime, server_factory: Any, port: int = 0) -> None:
-        self.clock = clock
+        self.clock: Any = clock
         self._server = server_factory
         self.port = port
 
-    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
-        factory = self._server() if callable(self._server) and not hasattr(
-            self._server, "buildProtocol"
-        ) else self._server
+    def connect(self, protocolFactory: Any) -> defer.Deferred[IProtocol]:
+        factory = (
+            self._server()
+            if callable(self._server) and not hasattr(self._server, "buildProtocol")
+            else self._server
+        )
         if factory is None:
-            return defer.fail(ConnectionRefusedError("nothing listens (simulated)"))
+            refused = ConnectionRefusedError("nothing listens (simulated)")  # type: ignore[no-untyped-call]
+            return defer.fail(refused)
         addr = IPv4Address("TCP", "127.0.0.1", next(_ports))
         server = factory.buildProtocol(addr)
         client = protocolFactory.buildProtocol(IPv4Address("TCP", "127.0.0.1", self.port))
         if server is None or client is None:
-            return defer.fail(ConnectionRefusedError("factory refused the connection"))
+            refused = ConnectionRefusedError("factory refused")  # type: ignore[no-untyped-call]
+            return defer.fail(refused)
         connect(self.clock, client, server, self.port)
         return defer.succeed(client)

@@ -10,16 +10,17 @@ connections are made through the injected C{agi_connect} callable (see L{dialer.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from dialer.ami.message import Message
@@ -160,7 +161,7 @@ class Dialing:
         self.dial_string = dial_string
         self.done = False
         self.result: defer.Deferred[str] = defer.Deferred()
-        self.timer: IDelayedCall | None = None
+        self.timer: Any = None
         self.originate: OriginateRequest | None = None
         self.reply: Callable[[bool], None] | None = None
 
@@ -213,7 +214,7 @@ class Channel:
         self.redirect_to: tuple[str, str, int] | None = None
         self.dial_peer_name = ""
         self._waiter: defer.Deferred[str | None] | None = None
-        self._wait_call: IDelayedCall | None = None
+        self._wait_call: Any = None
         self._wait_digits: str | None = None
         self._wait_media = False
         self._wait_bridge = False
@@ -307,9 +308,9 @@ class Channel:
 
     def digit(self, digit: str) -> None:
         """A DTMF digit arrived on this channel."""
-        if self._waiter is not None and self._wait_digits is not None:
-            if self._wait_digits == "" or digit in self._wait_digits:
-                self._wake(digit)
+        wanted = self._wait_digits
+        if self._waiter is not None and wanted is not None and (wanted == "" or digit in wanted):
+            self._wake(digit)
 
     def bridge_ended(self) -> None:
         """The other party left the bridge this channel's Dial() made."""
@@ -361,7 +362,8 @@ class PBX:
         agi_connect: Callable[[str, int], defer.Deferred[Any]] | None = None,
         audio: list[Path] | None = None,
     ) -> None:
-        self.clock = clock
+        # zope interfaces are not understood by mypy here; keep the injected clock as Any.
+        self.clock: Any = clock
         self.rng = rng
         self.profile = profile
         self.dialplan = dialplan
@@ -371,7 +373,7 @@ class PBX:
         self.globals: dict[str, str] = dict(dialplan.globals)
         if recordings is not None:
             self.globals["MONITOR_DIR"] = str(recordings)
-        self.started = clock.seconds()
+        self.started = float(cast(Any, clock).seconds())
         self._epoch = int(self.started)
         self._seq = 0
         self._local_counter = 0
@@ -473,9 +475,7 @@ class PBX:
             ],
         )
 
-    def _dial_event(
-        self, name: str, dialing: Dialing, extra: list[tuple[str, str]]
-    ) -> None:
+    def _dial_event(self, name: str, dialing: Dialing, extra: list[tuple[str, str]]) -> None:
         headers: list[tuple[str, str]] = [("Privilege", "call,all")]
         if dialing.caller is not None:
             headers += dialing.caller.snapshot()
@@ -694,7 +694,9 @@ class PBX:
                 data = expand(step.data, chan.variables())
                 chan.app, chan.app_data = step.app, data
                 self.chan_event(
-                    "Newexten", chan, [("Extension", exten), ("Application", step.app), ("AppData", data)]
+                    "Newexten",
+                    chan,
+                    [("Extension", exten), ("Application", step.app), ("AppData", data)],
                 )
                 try:
                     goto = await self._app(chan, step.app, data)
@@ -710,10 +712,8 @@ class PBX:
 
     async def _run_application(self, chan: Channel, app: str, data: str) -> None:
         chan.app, chan.app_data = app, data
-        try:
+        with contextlib.suppress(Hungup, Redirected):
             await self._app(chan, app, data)
-        except (Hungup, Redirected):
-            pass
         if chan.cause is None:
             chan.cause = 16
         self._finish(chan)
@@ -721,7 +721,7 @@ class PBX:
     async def _app(self, chan: Channel, app: str, data: str) -> tuple[str, str, int] | None:
         handler = _APPS.get(app.lower())
         if handler is None:
-            self.log.warn("simulated PBX: application {app} not simulated; skipped", app=app)
+            self.log.warn("simulated PBX: application {app} not simulated; skipped", app=app)  # noqa: G010
             return None
         result: tuple[str, str, int] | None = await handler(self, chan, data)
         return result
@@ -735,8 +735,10 @@ class PBX:
 
     def _cdr(self, chan: Channel, disposition: str | None = None) -> None:
         now = self.clock.seconds()
-        disp = disposition or chan.disposition or (
-            "ANSWERED" if chan.answered_at is not None else "NO ANSWER"
+        disp = (
+            disposition
+            or chan.disposition
+            or ("ANSWERED" if chan.answered_at is not None else "NO ANSWER")
         )
         caller = f'"{chan.cid_name}" <{chan.cid_num}>' if chan.cid_num != "<unknown>" else ""
         billable = int(now - chan.answered_at) if chan.answered_at is not None else 0
@@ -916,13 +918,16 @@ class PBX:
         self.clock.callLater(0.45, d.callback, None)
         return d
 
-    def respondent_reaction(self, chan: Channel, allowed: str, max_digits: int, prompt: float) -> None:
+    def respondent_reaction(
+        self, chan: Channel, allowed: str, max_digits: int, prompt: float
+    ) -> None:
         """The IVR on C{chan} waits for keys: let the simulated respondent (if any) react."""
         callee = chan.peer
         if callee is None or not callee.respondent or callee.gone:
             return
         reaction = react(self.profile.respondent, allowed, max_digits, prompt, self.rng)
         if reaction.hangup_after is not None:
+
             def hang() -> None:
                 if not callee.gone:
                     callee.cause = 16
@@ -932,6 +937,7 @@ class PBX:
             self.clock.callLater(reaction.hangup_after, hang)
             return
         for delay, digit in reaction.digits:
+
             def press(digit: str = digit) -> None:
                 if not callee.gone:
                     self.send_dtmf(callee, digit)
@@ -1071,9 +1077,19 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     args = split_args(data)
     target = args[0]
     timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
-    for name in ("DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME",
-                 "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS",
-                 "PROGRESSTIME", "PROGRESSTIME_MS"):
+    for name in (
+        "DIALSTATUS",
+        "DIALEDPEERNUMBER",
+        "DIALEDPEERNAME",
+        "ANSWEREDTIME",
+        "ANSWEREDTIME_MS",
+        "DIALEDTIME",
+        "DIALEDTIME_MS",
+        "RINGTIME",
+        "RINGTIME_MS",
+        "PROGRESSTIME",
+        "PROGRESSTIME_MS",
+    ):
         pbx.set_var(chan, name, "")
     tech, _, rest = target.partition("/")
     if tech != "Local" or "@" not in rest:
@@ -1110,7 +1126,12 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
             pbx._end_now(one)
 
     chan_wait = chan.wait(None)
-    chan_wait.addErrback(lambda f: (caller_gone(None), f)[1])
+
+    def on_caller_gone(f: Any) -> Any:
+        caller_gone(None)
+        return f
+
+    chan_wait.addErrback(on_caller_gone)
     status = await _first(dialing.result, chan_wait)
     chan._take_waiter()
     if status != "ANSWER":
@@ -1123,8 +1144,11 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     bridge = Bridge(pbx._bridge_id(), chan, one, pbx.clock.seconds())
     pbx.bridges[bridge.uniqueid] = bridge
     pbx.emit("BridgeCreate", [("Privilege", "call,all"), *bridge.headers(0)])
-    pbx.chan_event("Newexten", one, [("Extension", ""), ("Application", "AppDial"),
-                                     ("AppData", "(Outgoing Line)")])
+    pbx.chan_event(
+        "Newexten",
+        one,
+        [("Extension", ""), ("Application", "AppDial"), ("AppData", "(Outgoing Line)")],
+    )
     chan.dial_peer_name = one.name
     now = pbx.clock.seconds()
     one.bridge = chan.bridge = bridge

@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.endpoints import connectProtocol
-from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 
 from dialer.ami.message import Message
@@ -53,11 +53,11 @@ class SimulatedPBX:
         profile: Profile,
         dialplan: Dialplan | None = None,
         recordings: Path | None = None,
-        agi_endpoint: Callable[[str, int], IStreamClientEndpoint] | None = None,
+        agi_endpoint: Callable[[str, int], Any] | None = None,
         users: dict[str, str] | None = None,
         audio: list[Path] | None = None,
     ) -> None:
-        self.clock = clock
+        self.clock: Any = clock  # IReactorTime (Any: mypy lacks the zope plugin)
         self.rng = rng
         self.profile = profile
         self.dialplan = dialplan if dialplan is not None else Dialplan.from_file(DEFAULT_DIALPLAN)
@@ -102,8 +102,12 @@ class SimulatedPBX:
         # After a restart Asterisk sends this one with Status first (trace g1).
         msg = Message.event(
             "FullyBooted",
-            [("Privilege", "system,all"), ("Status", "Fully Booted"),
-             ("Uptime", up["Uptime"]), ("LastReload", up["LastReload"])],
+            [
+                ("Privilege", "system,all"),
+                ("Status", "Fully Booted"),
+                ("Uptime", up["Uptime"]),
+                ("LastReload", up["LastReload"]),
+            ],
         )
         for s in list(self.sessions):
             if s.authenticated:
@@ -116,8 +120,12 @@ class SimulatedPBX:
             up = int(self.clock.seconds() - self.pbx.started)
         return Message.event(
             "FullyBooted",
-            [("Privilege", "system,all"), ("Uptime", str(up)), ("LastReload", str(up)),
-             ("Status", "Fully Booted")],
+            [
+                ("Privilege", "system,all"),
+                ("Uptime", str(up)),
+                ("LastReload", str(up)),
+                ("Status", "Fully Booted"),
+            ],
         )
 
     def shutdown(self, *, restart: bool) -> None:
@@ -131,8 +139,11 @@ class SimulatedPBX:
         def announce() -> None:
             msg = Message.event(
                 "Shutdown",
-                [("Privilege", "system,all"), ("Shutdown", "Cleanly"),
-                 ("Restart", "True" if restart else "False")],
+                [
+                    ("Privilege", "system,all"),
+                    ("Shutdown", "Cleanly"),
+                    ("Restart", "True" if restart else "False"),
+                ],
             )
             for s in list(self.sessions):
                 s.event(msg)
@@ -162,7 +173,7 @@ class SimulatedPBX:
         for s in list(self.sessions):
             s.closing = True
             if s.transport is not None:
-                s.transport.loseConnection()
+                cast(Any, s.transport).loseConnection()
         self.sessions.clear()
         if self.on_down is not None:
             self.on_down()
@@ -176,7 +187,7 @@ class SimulatedPBX:
     def _agi_connect(self, host: str, port: int) -> defer.Deferred[Any]:
         assert self.agi_endpoint is not None
         endpoint = self.agi_endpoint(host, port)
-        d: defer.Deferred[Any] = connectProtocol(endpoint, AGIClientProtocol())
+        d: defer.Deferred[Any] = connectProtocol(endpoint, AGIClientProtocol())  # type: ignore[no-untyped-call]
         return d
 
     # -- figures ----------------------------------------------------------------------
@@ -197,7 +208,7 @@ def listen_tcp(sim: SimulatedPBX, reactor: Any, port: int, interface: str) -> IL
     def down() -> None:
         p = holder.pop("port", None)
         if p is not None:
-            p.stopListening()
+            cast(Any, p).stopListening()
 
     sim.on_up, sim.on_down = up, down
     up()

@@ -33,16 +33,51 @@ from tests.traces import TRACES, Trace
 
 GAP = 0.05
 STRICT = {
-    "Response", "OriginateResponse", "Newchannel", "Newstate", "Newexten", "LocalBridge",
-    "DialBegin", "DialState", "DialEnd", "BridgeCreate", "BridgeEnter", "BridgeLeave",
-    "BridgeDestroy", "Hangup", "MixMonitorStart", "AGIExecStart", "AGIExecEnd", "DTMFBegin",
-    "DTMFEnd", "CoreShowChannel", "CoreShowChannelsComplete", "Status", "StatusComplete",
-    "BridgeListItem", "BridgeListComplete", "ChannelsHungupListComplete", "FullyBooted",
-    "Shutdown", "SuccessfulAuth", "InvalidPassword", "InvalidAccountID", "RequestBadFormat",
+    "Response",
+    "OriginateResponse",
+    "Newchannel",
+    "Newstate",
+    "Newexten",
+    "LocalBridge",
+    "DialBegin",
+    "DialState",
+    "DialEnd",
+    "BridgeCreate",
+    "BridgeEnter",
+    "BridgeLeave",
+    "BridgeDestroy",
+    "Hangup",
+    "MixMonitorStart",
+    "AGIExecStart",
+    "AGIExecEnd",
+    "DTMFBegin",
+    "DTMFEnd",
+    "CoreShowChannel",
+    "CoreShowChannelsComplete",
+    "Status",
+    "StatusComplete",
+    "BridgeListItem",
+    "BridgeListComplete",
+    "ChannelsHungupListComplete",
+    "FullyBooted",
+    "Shutdown",
+    "SuccessfulAuth",
+    "InvalidPassword",
+    "InvalidAccountID",
+    "RequestBadFormat",
     "RequestNotAllowed",
 }
-IGNORED = {"DeviceStateChange", "QueueMemberStatus", "MusicOnHoldStart", "MusicOnHoldStop",
-           "QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect", "AgentComplete"}
+IGNORED = {
+    "DeviceStateChange",
+    "QueueMemberStatus",
+    "MusicOnHoldStart",
+    "MusicOnHoldStop",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+}
 FIELDS = {
     "Response": ("Response", "Message", "EventList", "Events", "Variable", "Value", "Ping"),
     "OriginateResponse": ("Response", "Reason", "Context", "Exten"),
@@ -150,8 +185,10 @@ def compare(trace_msgs, sim_msgs, report: Report, label: str) -> None:
         a = [k.ident() for k in ta]
         b = [k.ident() for k in sk if k.channel == chan and k.name != "OriginateResponse"]
         if a != b and Counter(a) == Counter(b) and not _same_runs(ta, b):
-            report.add(f"{label}: order differs on {chan or '(no channel)'}: "
-                       f"trace {[x[0] for x in a]} sim {[x[0] for x in b]}")
+            report.add(
+                f"{label}: order differs on {chan or '(no channel)'}: "
+                f"trace {[x[0] for x in a]} sim {[x[0] for x in b]}"
+            )
     # cross-channel order for events well apart in the trace
     pos: dict[tuple, list[int]] = {}
     for i, k in enumerate(sk):
@@ -185,8 +222,10 @@ def compare(trace_msgs, sim_msgs, report: Report, label: str) -> None:
             continue
         shape = _shape(m)
         if shape in shapes and tuple(k for k, _ in m.headers) not in shapes[shape]:
-            report.add(f"{label}: header set of {shape} differs: sim {[k for k, _ in m.headers]}"
-                       f" trace {sorted(shapes[shape])[0]}")
+            report.add(
+                f"{label}: header set of {shape} differs: sim {[k for k, _ in m.headers]}"
+                f" trace {sorted(shapes[shape])[0]}"
+            )
 
 
 def _same_runs(trace_keys: list[Key], sim_idents: list[tuple]) -> bool:
@@ -207,8 +246,11 @@ def _same_runs(trace_keys: list[Key], sim_idents: list[tuple]) -> bool:
 
 def _shape(m: Message) -> tuple:
     """Messages comparable for headers: same name and same optional parts."""
-    name = m.name if m.is_event else "Response:" + ",".join(
-        sorted(k for k, _ in m.headers if k not in ("ActionID",)))
+    name = (
+        m.name
+        if m.is_event
+        else "Response:" + ",".join(sorted(k for k, _ in m.headers if k not in ("ActionID",)))
+    )
     extra = ("Channel" in m, "ActionID" in m, len(m.get_all("Variable")))
     return (name, *extra) if m.is_event else (name,)
 
@@ -287,6 +329,11 @@ def _rewrite(msg: Message, norm, clients, sim) -> Message:
     live = [c for c in sim.pbx.channels.values() if not c.gone]
     for c in live:
         cm = _LOCAL.search(c.name)
-        if cm and cm.group(1) == m.group(1) and cm.group(2) == m.group(2) and cm.group(4) == m.group(4):
+        if (
+            cm
+            and cm.group(1) == m.group(1)
+            and cm.group(2) == m.group(2)
+            and cm.group(4) == m.group(4)
+        ):
             return msg.replace("Channel", c.name)
     return msg

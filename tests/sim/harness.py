@@ -115,15 +115,30 @@ class AGIFactory(protocol.Factory):
         return p
 
 
-def make_sim(clock, *, profile=LAST_DIGIT, agi_factory=None, recordings: Path | None = None,
-             seed=1, audio=None):
+def make_sim(
+    clock,
+    *,
+    profile=LAST_DIGIT,
+    agi_factory=None,
+    recordings: Path | None = None,
+    seed=1,
+    audio=None,
+):
     """A simulator on C{clock}; AGI goes to C{agi_factory} in memory (None: nothing listens)."""
     endpoint = None
     if agi_factory is not None:
+
         def endpoint(host, port):
             return LoopbackEndpoint(clock, agi_factory, port)
-    return SimulatedPBX(clock=clock, rng=random.Random(seed), profile=profile,
-                        recordings=recordings, agi_endpoint=endpoint, audio=audio)
+
+    return SimulatedPBX(
+        clock=clock,
+        rng=random.Random(seed),
+        profile=profile,
+        recordings=recordings,
+        agi_endpoint=endpoint,
+        audio=audio,
+    )
 
 
 def connect_client(sim, clock, name="main"):

@@ -13,8 +13,31 @@ import pytest
 from tests.sim.fidelity import Report, compare, replay
 from tests.traces import load
 
-SCENARIOS = ["a", "b0", "b0c", "b1", "b1x", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9",
-             "c", "d", "e", "e2", "f", "g1", "g2", "g3", "h", "j"]
+SCENARIOS = [
+    "a",
+    "b0",
+    "b0c",
+    "b1",
+    "b1x",
+    "b2",
+    "b3",
+    "b4",
+    "b5",
+    "b6",
+    "b7",
+    "b8",
+    "b9",
+    "c",
+    "d",
+    "e",
+    "e2",
+    "f",
+    "g1",
+    "g2",
+    "g3",
+    "h",
+    "j",
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -46,7 +69,7 @@ def test_recording_written_for_bridged_call(tmp_path):
     """b5 leaves a real 8 kHz 16-bit mono WAV whose length is the bridged time (about 20.5 s)."""
     import wave
 
-    _, sim, _ = replay(load("b5"), tmp_path=tmp_path)
+    _, _sim, _ = replay(load("b5"), tmp_path=tmp_path)
     files = list((tmp_path / "var/spool/asterisk/monitor").glob("*.wav"))
     assert len(files) == 1
     with wave.open(str(files[0])) as w:
@@ -56,6 +79,6 @@ def test_recording_written_for_bridged_call(tmp_path):
 
 def test_kill_leaves_unfinished_recording(tmp_path):
     """g3 (kill -9 with a bridged call) leaves the 44-byte unfinished WAV, as Asterisk does."""
-    _, sim, _ = replay(load("g3"), tmp_path=tmp_path)
+    _, _sim, _ = replay(load("g3"), tmp_path=tmp_path)
     files = list((tmp_path / "var/spool/asterisk/monitor").glob("*.wav"))
     assert [f.stat().st_size for f in files] == [44]

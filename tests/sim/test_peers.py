@@ -28,10 +28,22 @@ def sim_port(tmp_path):
     port = _free_port()
     agi_port = _free_port()  # nothing listens there: AGI() fails, as in trace j
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "sim", "--ami", f"127.0.0.1:{port}",
-         "--agi", f"127.0.0.1:{agi_port}", "--profile", str(PROFILE),
-         "--recordings", str(tmp_path / "rec")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "dialer",
+            "sim",
+            "--ami",
+            f"127.0.0.1:{port}",
+            "--agi",
+            f"127.0.0.1:{agi_port}",
+            "--profile",
+            str(PROFILE),
+            "--recordings",
+            str(tmp_path / "rec"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -64,10 +76,18 @@ def test_asterisk_ami_client_logs_in_originates_and_gets_events(sim_port):
     client.add_event_listener(listener)
     login = client.login(username="dialer", secret="dialer").response
     assert login.status == "Success"
-    resp = client.send_action(SimpleAction(
-        "Originate", Channel="Local/10000@callee", Context="survey", Exten="s", Priority="1",
-        Timeout="25000", Async="true", CallerID='"Survey Dialer" <5550100>',
-    )).response
+    resp = client.send_action(
+        SimpleAction(
+            "Originate",
+            Channel="Local/10000@callee",
+            Context="survey",
+            Exten="s",
+            Priority="1",
+            Timeout="25000",
+            Async="true",
+            CallerID='"Survey Dialer" <5550100>',
+        )
+    ).response
     assert resp.status == "Success"
     assert got.wait(10)
     origin = next(e for e in events if e.name == "OriginateResponse")
@@ -95,9 +115,16 @@ def test_pyst2_manager_logs_in_originates_and_gets_events(sim_port):
     try:
         assert manager.login("dialer", "dialer").get_header("Response") == "Success"
         assert manager.ping().get_header("Ping") == "Pong"
-        manager.originate("Local/10009@callee", "s", context="hold", priority="1",
-                          timeout="25000", caller_id='"Survey Dialer" <5550100>',
-                          run_async=True, variables={"CAMPAIGN": "test"})
+        manager.originate(
+            "Local/10009@callee",
+            "s",
+            context="hold",
+            priority="1",
+            timeout="25000",
+            caller_id='"Survey Dialer" <5550100>',
+            run_async=True,
+            variables={"CAMPAIGN": "test"},
+        )
         assert answered.wait(10)
         response = next(e for e in events if e.name == "OriginateResponse")
         assert response.get_header("Reason") == "4"
@@ -105,5 +132,4 @@ def test_pyst2_manager_logs_in_originates_and_gets_events(sim_port):
         assert status.get_header("Response") == "Success"
         assert {"Newchannel", "Newstate", "DialEnd"} <= {e.name for e in events}
     finally:
-        manager.logoff()
-        manager.close()
+        manager.close()  # sends Logoff itself

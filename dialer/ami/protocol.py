@@ -10,7 +10,7 @@ Public names (stable):
   the item events, the C{...Complete} event) into an L{EventListResult}; C{login()} does
   plaintext or MD5-challenge login; C{originate()} sends an Originate and returns an
   L{Originate} handle that also catches the later C{OriginateResponse} event (same
-  ActionID). Events go to C{event_sink} (set by the client). A connection that drops
+  ActionID; failing that, the C{Uniqueid} equal to the C{ChannelId} we set). Events go to C{event_sink} (set by the client). A connection that drops
   fails every pending action with L{ConnectionDropped}; none hangs. Bytes that are not
   AMI (over-long line, garbage) close the connection with an error log entry.
 - Errors: L{AMIError} (root), L{ActionFailed} (C{Response: Error}, carries the Message),
@@ -524,13 +524,10 @@ class AMIProtocol(Actions, Protocol):
                 else:
                     pending.events.append(event)
                 return
-            if (event.name or "").lower() == "originateresponse":
-                originate = self._originates.pop(action_id, None)
-                if originate is not None:
-                    self._cancel_originate_timer(action_id)
-                    originate._result.fire(OriginateResult.from_event(event))
         name = (event.name or "").lower()
-        if name == "fullybooted":
+        if name == "originateresponse":
+            self._originate_response(action_id, event)
+        elif name == "fullybooted":
             self.fully_booted = True
             waiters, self._booted_waiters = self._booted_waiters, []
             for w in waiters:
@@ -789,6 +786,25 @@ class AMIProtocol(Actions, Protocol):
 
         pending.deferred.addErrback(not_queued)
         return handle
+
+    def _originate_response(self, action_id: str | None, event: Message) -> None:
+        """Resolve an Originate by ActionID, or else by the ChannelId it set (the Uniqueid)."""
+        originate = self._originates.get(action_id) if action_id is not None else None
+        if originate is None:
+            uniqueid = event.get("Uniqueid")
+            originate = next(
+                (
+                    o
+                    for o in self._originates.values()
+                    if uniqueid is not None and o.channel_id == uniqueid
+                ),
+                None,
+            )
+        if originate is None:
+            return
+        del self._originates[originate.action_id]
+        self._cancel_originate_timer(originate.action_id)
+        originate._result.fire(OriginateResult.from_event(event))
 
     def _cancel_originate_timer(self, action_id: str) -> None:
         call = self._originate_timers.pop(action_id, None)

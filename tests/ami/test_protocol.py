@@ -258,6 +258,24 @@ class OriginateTests(SynchronousTestCase):
         feed(p, resp("Success", "o"))
         self.successResultOf(o.queued())
 
+    def test_correlated_by_channel_id_without_action_id(self):
+        """An OriginateResponse without our ActionID is matched by the ChannelId we set."""
+        p, _ = connected(id_factory=IdsFrom(["o1", "o2"]))
+        o1 = p.originate("Local/1@callee", context="survey", exten="s", channel_id="call-1")
+        o2 = p.originate("Local/2@callee", context="survey", exten="s", channel_id="call-2")
+        feed(p, resp("Success", "o1") + resp("Success", "o2"))
+        feed(
+            p,
+            ev(
+                "OriginateResponse",
+                ("Response", "Success"),
+                ("Reason", "4"),
+                ("Uniqueid", "call-2"),
+            ),
+        )
+        assert self.successResultOf(o2.result()).uniqueid == "call-2"
+        self.assertNoResult(o1.result())
+
     def test_sync_error_fails_both(self):
         """A synchronous error (even with Async) fails queued() and result() alike."""
         p, _ = connected(id_factory=IdsFrom(["o"]))

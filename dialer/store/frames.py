@@ -166,7 +166,7 @@ def thd_import_contacts(
             imports.c.sha256 == sha256, imports.c.kind == "contacts"
         )
     ).scalar()
-    import_id = conn.execute(
+    pk = conn.execute(
         imports.insert().values(
             filename=filename,
             sha256=sha256,
@@ -179,8 +179,8 @@ def thd_import_contacts(
             shared=0,
         )
     ).inserted_primary_key
-    assert import_id is not None
-    import_id = import_id[0]
+    assert pk is not None
+    import_id = int(pk[0])
     summary = ImportSummary(import_id=import_id, same_file_as=same)
     deduper = Deduper(thd_contact_keys(conn))
     insert = _bulk_inserter(conn)
@@ -399,13 +399,13 @@ def thd_save_draw(
             )
         conn.execute(draw_members.delete().where(draw_members.c.draw_id == old.id))
         conn.execute(draws.delete().where(draws.c.id == old.id))
-    draw_id = conn.execute(
+    pk = conn.execute(
         draws.insert().values(
             name=name, allocation=allocation, seed=seed, parameters=parameters, created_at=now
         )
     ).inserted_primary_key
-    assert draw_id is not None
-    draw_id = draw_id[0]
+    assert pk is not None
+    draw_id = int(pk[0])
     rows = [
         {"draw_id": draw_id, "contact_id": cid, "unit_id": unit_id, "position": i}
         for unit_id, ids in members.items()

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from dialer.errors import InputError
 from dialer.surveys import flow, loader
 from dialer.surveys.model import Script
-from dialer.surveys.prompts import needed
+from dialer.surveys.prompts import needed, other_format
 
 
 def register(subparsers: Any) -> None:
@@ -59,7 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
             root = Path(args.sounds)
             for sound in needed(script):
                 path = sound.path(root, script.id)
-                if not path.exists():
+                if not path.exists() and other_format(path) is None:
                     problems.append(
                         loader.Problem(
                             name, 0, f"sounds/{sound.language}", f"missing {path}", "warning"

@@ -290,6 +290,19 @@ def synthesize(language: str, text: str, target: Path, *, speed: int = 150) -> N
         os.replace(part, target)
 
 
+#: Other formats Asterisk plays; a file in one of them counts as a human recording.
+OTHER_FORMATS = (".sln", ".sln16", ".gsm", ".ulaw", ".alaw", ".g722", ".wav16")
+
+
+def other_format(path: Path) -> Path | None:
+    """A sibling of C{path} in another Asterisk format, if there is one."""
+    for suffix in OTHER_FORMATS:
+        candidate = path.with_suffix(suffix)
+        if candidate.exists():
+            return candidate
+    return None
+
+
 @dataclass(frozen=True)
 class BuildResult:
     made: list[Path]
@@ -314,7 +327,10 @@ def plan(script: Script, root: Path, *, force: bool = False) -> tuple[list[Sound
     for sound in needed(script):
         path = sound.path(root, script.id)
         manifest = manifests.setdefault(sound.language, _read_manifest(path.parent))
-        if not path.exists():
+        other = other_format(path)
+        if not path.exists() and other is not None:
+            kept_human.append(other)  # a recording in another format Asterisk plays
+        elif not path.exists():
             todo.append(sound)
         elif sound.name not in manifest:
             kept_human.append(path)

@@ -103,6 +103,19 @@ def test_build_keeps_human_recordings_and_remakes_changed_text(tmp_path):
     assert len(forced.made) == len(prompts.needed(changed)) - 1
 
 
+def test_recording_in_another_format_counts_as_human(tmp_path):
+    """A .sln (or .gsm ...) file with the prompt's name is a human recording: nothing to make."""
+    sounds = prompts.needed(SCRIPT)
+    for sound in sounds:
+        path = sound.path(tmp_path, "small").with_suffix(".sln")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0\0" * 800)
+    todo, result = prompts.plan(SCRIPT, tmp_path)
+    assert todo == []
+    assert len(result.kept_human) == len(sounds)
+    assert prompts.build(SCRIPT, tmp_path).made == []
+
+
 def test_missing_tools_are_named(monkeypatch):
     """Without espeak-ng the error says which Debian packages to install."""
     monkeypatch.setattr(prompts.shutil, "which", lambda name: None)

@@ -1,0 +1,268 @@
+"""Pacing: one simulated shift (utilisation, abandonment, latency, decision time) / 外呼节奏基准
+
+`dialer bench pacing --agents N --answer-rate P --hours H --mode M --seed S [--json]` plays one
+shift of the issue's scenario (L{dialer.pacing.scenario}) on a virtual clock and reports:
+utilisation (talk time / logged-in time), abandonment % (abandoned / live-answered), completes per
+agent-hour, mean idle gap between calls, dials per hour, the worst clock hour's abandonment,
+answer-to-agent latency p50/p99 and the pacing decision time p99.
+
+C{--engine harness} (the default) runs the fast pacing harness (L{dialer.pacing.harness}): the
+same policies, model, ledger and snapshot as the engine, with simulated agents and calls.
+C{--engine real} runs the campaign controller against the simulated PBX instead, through
+C{dialer.campaign.benchrun.run_shift(scenario, policy, seed, model=..., timer=...)}, which must
+return a L{dialer.pacing.harness.RunResult}; it fails cleanly while that module does not exist.
+
+C{--sweep} runs every scenario of the issue's table, progressive and predictive, over C{--seeds}
+seeds, prints the table and, with C{--out FILE}, writes it into FILE between the markers
+C{<!-- pacing-table:start -->} and C{<!-- pacing-table:end -->}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import time
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from dialer.errors import InputError
+from dialer.pacing.base import policy_for_mode
+from dialer.pacing.harness import RunResult, run_shift
+from dialer.pacing.scenario import SCENARIOS, Scenario
+
+#: utilisation targets of the issue, by scenario
+TARGETS = {
+    "n20-p30": 0.85,
+    "n20-p15": 0.83,
+    "n20-p50": 0.86,
+    "n5-p30": 0.78,
+    "n100-p30": 0.91,
+    "n20-drift": 0.84,
+    "n20-talk90": 0.78,
+}
+
+#: the reference model of shared/pacing-notes.md, by scenario
+REFERENCE = {
+    "n20-p30": 0.835,
+    "n20-p15": 0.820,
+    "n20-p50": 0.850,
+    "n5-p30": 0.770,
+    "n100-p30": 0.900,
+    "n20-drift": 0.835,
+    "n20-talk90": 0.765,
+}
+
+START = "<!-- pacing-table:start -->"
+END = "<!-- pacing-table:end -->"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default=None,
+        help="a preset of the issue's table (other flags override it) / 预设场景",
+    )
+    parser.add_argument("--agents", type=int, default=None, help="agents (20) / 坐席数")
+    parser.add_argument(
+        "--answer-rate", type=float, default=None, help="P, live-answer rate (0.30) / 接通率"
+    )
+    parser.add_argument("--hours", type=float, default=None, help="shift length (8) / 班次小时数")
+    parser.add_argument(
+        "--talk-mean", type=float, default=None, help="mean talk time, s (180) / 平均通话时长"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("progressive", "predictive"),
+        default="predictive",
+        help="pacing mode / 外呼模式",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed / 随机种子")
+    parser.add_argument(
+        "--engine",
+        choices=("harness", "real"),
+        default="harness",
+        help="fast pacing harness, or the real engine on the simulated PBX / 运行方式",
+    )
+    parser.add_argument("--sweep", action="store_true", help="run the whole table / 运行整张对比表")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per scenario in a sweep")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for a sweep / 并行进程数")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="file to write the sweep table into / 输出文件"
+    )
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    sc = SCENARIOS[args.scenario] if args.scenario else SCENARIOS["n20-p30"]
+    changes: dict[str, Any] = {}
+    if args.agents is not None:
+        if args.agents < 1:
+            raise InputError("--agents must be at least 1 / 坐席数至少为 1")
+        changes["agents"] = args.agents
+    if args.answer_rate is not None:
+        if not 0.0 < args.answer_rate < 1.0:
+            raise InputError("--answer-rate must be between 0 and 1 / 接通率须在 0 与 1 之间")
+        changes["answer_rate"] = args.answer_rate
+        changes["drift"] = ()
+    if args.hours is not None:
+        if args.hours <= 0:
+            raise InputError("--hours must be positive / 小时数须为正")
+        changes["hours"] = args.hours
+    if args.talk_mean is not None:
+        if args.talk_mean <= 0:
+            raise InputError("--talk-mean must be positive / 通话时长须为正")
+        changes["talk_mean"] = args.talk_mean
+        changes["talk_sd"] = args.talk_mean * 2.0 / 3.0
+    if changes:
+        sc = sc.with_(name=sc.name if args.scenario else "custom", **changes)
+    return sc
+
+
+def run_one(scenario: Scenario, mode: str, seed: int, engine: str = "harness") -> RunResult:
+    """One shift of C{scenario} with the policy of C{mode}."""
+    policy = policy_for_mode(mode)
+    if engine == "harness":
+        return run_shift(scenario, policy, seed, timer=time.perf_counter)
+    try:
+        real = importlib.import_module("dialer.campaign.benchrun")
+    except ImportError as e:
+        raise InputError(
+            "--engine real needs dialer.campaign.benchrun, which is not there yet"
+            " / 真实引擎基准尚未提供"
+        ) from e
+    result: RunResult = real.run_shift(scenario, policy, seed, timer=time.perf_counter)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.sweep:
+        return sweep(args.seeds, args.jobs, args.out, args.engine, args.hours)
+    figures = run_one(_scenario(args), args.mode, args.seed, args.engine).figures()
+    figures["engine"] = args.engine
+    return figures
+
+
+def _job(job: tuple[str, str, int, str, float | None]) -> dict[str, Any]:
+    name, mode, seed, engine, hours = job
+    sc = SCENARIOS[name]
+    if hours is not None:
+        sc = sc.with_(hours=hours)
+    return run_one(sc, mode, seed, engine).figures()
+
+
+def sweep(
+    seeds: int, jobs: int, out: Path | None, engine: str = "harness", hours: float | None = None
+) -> dict[str, Any]:
+    """Run the whole table; return its figures and write it into C{out} if given."""
+    work = [
+        (name, mode, seed, engine, hours)
+        for name in SCENARIOS
+        for mode in ("predictive", "progressive")
+        for seed in range(seeds)
+    ]
+    started = time.perf_counter()
+    if jobs > 1:
+        with get_context("fork").Pool(jobs) as pool:
+            results = pool.map(_job, work, chunksize=1)
+    else:
+        results = [_job(j) for j in work]
+    rows = summarise(results)
+    table = markdown(rows, seeds, hours)
+    print(table)
+    if out is not None:
+        _write_table(out, table)
+    return {
+        "scenarios": rows,
+        "seeds": seeds,
+        "engine": engine,
+        "all_pass": all(r["pass"] for r in rows.values()),
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per scenario: means and extremes over the seeds, and the issue's pass conditions."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name in SCENARIOS:
+        pred = {
+            r["seed"]: r for r in results if r["scenario"] == name and r["mode"] == "predictive"
+        }
+        prog = {
+            r["seed"]: r for r in results if r["scenario"] == name and r["mode"] == "progressive"
+        }
+        if not pred:
+            continue
+        u = [r["utilisation"] for r in pred.values()]
+        ab = [r["abandonment_pct"] for r in pred.values()]
+        above = all(pred[s]["utilisation"] >= prog[s]["utilisation"] for s in pred if s in prog)
+        row = {
+            "progressive_utilisation": statistics.mean(r["utilisation"] for r in prog.values()),
+            "utilisation_mean": statistics.mean(u),
+            "utilisation_min": min(u),
+            "target": TARGETS[name],
+            "reference": REFERENCE[name],
+            "abandonment_pct_mean": statistics.mean(ab),
+            "abandonment_pct_max": max(ab),
+            "worst_hour_pct_max": max(r["worst_hour_abandonment_pct"] for r in pred.values()),
+            "completes_per_agent_hour": statistics.mean(
+                r["completes_per_agent_hour"] for r in pred.values()
+            ),
+            "progressive_completes_per_agent_hour": statistics.mean(
+                r["completes_per_agent_hour"] for r in prog.values()
+            ),
+            "idle_gap_s": statistics.mean(r["idle_gap_mean_s"] for r in pred.values()),
+            "progressive_idle_gap_s": statistics.mean(r["idle_gap_mean_s"] for r in prog.values()),
+            "dials_per_hour": statistics.mean(r["dials_per_hour"] for r in pred.values()),
+            "latency_p50_s": max(r["answer_to_agent_p50_s"] for r in pred.values()),
+            "latency_p99_s": max(r["answer_to_agent_p99_s"] for r in pred.values()),
+            "decision_ms_p99": max(r["decision_ms_p99"] for r in pred.values()),
+            "never_below_progressive": above,
+        }
+        row["pass"] = (
+            row["utilisation_mean"] >= row["target"] and row["abandonment_pct_max"] <= 3.0 and above
+        )
+        rows[name] = row
+    return rows
+
+
+def markdown(rows: dict[str, dict[str, Any]], seeds: int, hours: float | None = None) -> str:
+    """The table for docs/pacing.md."""
+    head = (
+        f"{seeds} seeds per scenario, {hours or 8:g}-hour shifts. Utilisation = talk / logged-in"
+        " time; abandonment = abandoned / live-answered (per shift); latency = live answer to"
+        " agent, over connected calls; decision time = one pacing decision, p99 of the shift,"
+        " worst seed.\n\n"
+        "| scenario | progressive U | predictive U mean (min) | target | reference"
+        " | abandon % mean (max) | worst hour % (max) | completes/agent-h prog → pred"
+        " | idle gap s prog → pred | dials/h | latency p50/p99 s | decision p99 ms"
+        " | ≥ progressive every seed | pass |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['progressive_utilisation']:.3f}"
+            f" | {r['utilisation_mean']:.3f} ({r['utilisation_min']:.3f})"
+            f" | ≥ {r['target']:.2f} | {r['reference']:.3f}"
+            f" | {r['abandonment_pct_mean']:.2f} ({r['abandonment_pct_max']:.2f})"
+            f" | {r['worst_hour_pct_max']:.1f}"
+            f" | {r['progressive_completes_per_agent_hour']:.1f} → {r['completes_per_agent_hour']:.1f}"
+            f" | {r['progressive_idle_gap_s']:.1f} → {r['idle_gap_s']:.1f}"
+            f" | {r['dials_per_hour']:.0f}"
+            f" | {r['latency_p50_s']:.2f} / {r['latency_p99_s']:.2f}"
+            f" | {r['decision_ms_p99']:.2f}"
+            f" | {'yes' if r['never_below_progressive'] else 'NO'}"
+            f" | {'yes' if r['pass'] else 'no'} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def _write_table(out: Path, table: str) -> None:
+    text = out.read_text(encoding="utf-8") if out.exists() else f"{START}\n{END}\n"
+    if START not in text or END not in text:
+        raise InputError(f"{out}: no {START} ... {END} markers to write the table between")
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    out.write_text(f"{before}{START}\n{table}{END}{after}", encoding="utf-8")

@@ -319,7 +319,10 @@ class AMIClient(Actions, Service):
         if name == "Shutdown":
             # Asterisk is going away; stop using this connection before the EOF.
             self._set_ready(None)
-        self.channels.handle(event)
+        try:
+            self.channels.handle(event)
+        except Exception:
+            self.log.failure("channel tracker failed on {event_name}", event_name=name)
         self.events.dispatch(event)
 
     # -- actions --------------------------------------------------------------------

@@ -374,7 +374,9 @@ class Framer:
     ) -> None:
         self._want_banner = banner
         self.banner: str | None = None
-        self._buf = b""
+        # Unconsumed bytes. A bytearray, so that a peer trickling a large message in tiny
+        # pieces costs amortized O(1) per byte, not a copy of the whole buffer each time.
+        self._buf = bytearray()
         self._scan = 0  # where to resume looking for an end-of-message in _buf
         self._max_line = max_line
         self._max_message = max_message
@@ -400,17 +402,22 @@ class Framer:
             return self._feed(data)
         except FramingError as e:
             self._failed = e
-            self._buf = b""
+            self._buf = bytearray()
             raise
 
     def _feed(self, data: bytes) -> list[Message]:
-        buf = self._buf + data if self._buf else data
+        buf: bytes | bytearray
+        if self._buf:
+            buf = self._buf
+            buf += data  # in place
+        else:
+            buf = data  # the common case: no copy
         if self._want_banner and self.banner is None:
             nl = buf.find(b"\n")
             if nl < 0:
                 if len(buf) > self._max_line:
                     raise LineTooLong(f"banner line longer than {self._max_line} bytes")
-                self._buf = buf
+                self._buf = bytearray(buf)
                 return []
             line = buf[:nl]
             if len(line) > self._max_line:
@@ -447,12 +454,12 @@ class Framer:
         if start:
             self._checked = 0
         self._check_partial(rest)
-        self._buf = rest
+        self._buf = rest if isinstance(rest, bytearray) else bytearray(rest)
         # Resume the search a little before the end: a terminator may straddle chunks.
         self._scan = max(0, len(rest) - 2)
         return messages
 
-    def _check_partial(self, rest: bytes) -> None:
+    def _check_partial(self, rest: bytes | bytearray) -> None:
         n = len(rest)
         if not n:
             return
@@ -473,7 +480,7 @@ class Framer:
                 raise LineTooLong(f"line longer than {self._max_line} bytes")
             self._checked = pos
 
-    def _parse(self, buf: bytes, start: int, end: int) -> Message:
+    def _parse(self, buf: bytes | bytearray, start: int, end: int) -> Message:
         # ``end`` is the index of the LF that ends the last line; the line may end in CR.
         size = end - start
         if size > self._max_message:

@@ -299,3 +299,16 @@ def test_repeated_headers_in_traces():
     assert outputs, "core show channels concise should give several Output: lines"
     status = [m for m in f.received() if m.name == "Status" and len(m.get_all("Variable")) > 1]
     assert status
+
+
+def test_large_message_trickled_byte_by_byte():
+    """A 100 KB Command output fed one byte at a time parses (the buffer does not recopy)."""
+    lines = [("Output", f"line {i} " + "x" * 40) for i in range(2000)]
+    msg = Message.response("Success", lines, action_id="cmd")
+    wire = msg.serialize()
+    assert len(wire) > 100_000
+    f = Framer()
+    out = []
+    for i in range(len(wire)):
+        out += f.feed(wire[i : i + 1])
+    assert out == [msg]

@@ -37,6 +37,9 @@ Steps (what to do next) and the events each one answers with:
   - L{End}C{(outcome, aapor, reason, answered, applicable)}: finished. Nothing to play
     (the closing prompts came as a L{Play} before). Any further event returns the same End.
 
+A desktop also has C{Skip()}: the respondent will not answer this question (an item
+non-response: nothing is stored, the question counts as missed, the flow goes on).
+
 Every step is answered by exactly one event; C{Hangup()} is accepted everywhere. An
 event that does not fit the step is read leniently (C{Done}/C{RecordDone} during a
 Collect count as no input, keys during a Record as nothing recorded), so a confused
@@ -90,6 +93,7 @@ __all__ = [
     "Record",
     "RecordDone",
     "Say",
+    "Skip",
     "State",
     "Step",
     "next_step",
@@ -215,7 +219,12 @@ class Hangup:
     pass
 
 
-Event = Digits | NoInput | Done | RecordDone | Hangup
+@dataclass(frozen=True)
+class Skip:
+    """The desktop's "respondent will not answer this one": no answer, go on."""
+
+
+Event = Digits | NoInput | Done | RecordDone | Hangup | Skip
 
 #: Alias: a GET DATA timeout.
 Timeout = NoInput
@@ -330,6 +339,8 @@ def next_step(state: State, event: Event) -> tuple[State, Step]:
     here = state.current()
     assert here is not None
     block, unit, question = here
+    if isinstance(event, Skip):
+        return _skip(state, unit, question)
     if state.phase == "confirm":
         return _on_confirm(state, block, unit, question, event)
     if question.kind == "record":

@@ -272,6 +272,16 @@ class TestStateAndShell:
         assert "q_why" not in [q for q, u, _ in sat if u == "U2"]
         assert end.outcome == "complete" and end.applicable == 5
 
+    def test_skip_from_a_desktop(self):
+        """Skip leaves a question unanswered (missed) and goes on; also during a confirm."""
+        state, step = flow.start(SCRIPT, unit_code="U1")
+        for ev in [flow.Done(), flow.Digits("1"), flow.Done(), flow.Skip()]:
+            state, step = flow.next_step(state, ev)
+        assert step.question_id == "q_num"
+        assert ("q_sat", "U1") in state.missed
+        state, step = flow.next_step(state, flow.Skip())
+        assert step.question_id == "q_again"
+
     def test_lenient_events(self):
         """Events that do not fit a step are read as no input rather than crashing."""
         state, step = flow.start(SCRIPT, unit_code="U1")
@@ -344,6 +354,7 @@ events = st.one_of(
     st.just(flow.NoInput()),
     st.just(flow.Done()),
     st.builds(flow.RecordDone, st.just("/r.wav"), st.floats(0, 120)),
+    st.just(flow.Skip()),
 )
 
 

@@ -162,8 +162,12 @@ def _first_non_ascii(f: BinaryIO, head: bytes) -> bytes:
 
 
 @contextmanager
-def open_table(path: str | os.PathLike[str]) -> Iterator[Table]:
-    """Open a CSV or XLSX file as a L{Table}; errors are L{InputError} naming the file."""
+def open_table(path: str | os.PathLike[str], sheet: str | None = None) -> Iterator[Table]:
+    """
+    Open a CSV or XLSX file as a L{Table}; errors are L{InputError} naming the file.
+
+    @param sheet: the XLSX worksheet to read (default: the first).
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -181,7 +185,7 @@ def open_table(path: str | os.PathLike[str]) -> Iterator[Table]:
             f"{p}: old Excel .xls format; save it as .xlsx or CSV / 旧版 .xls 格式，请另存为 .xlsx 或 CSV"
         )
     if kind == "xlsx":
-        with _open_xlsx(p) as table:
+        with _open_xlsx(p, sheet) as table:
             yield table
     else:
         with _open_csv(p, head, size) as table:
@@ -242,7 +246,7 @@ def _numbered_csv(
 
 
 @contextmanager
-def _open_xlsx(p: Path) -> Iterator[Table]:
+def _open_xlsx(p: Path, sheet: str | None) -> Iterator[Table]:
     import openpyxl  # deferred: openpyxl is slow to import and CSV is the common case
 
     f = p.open("rb")  # a file object: openpyxl would refuse a path not named .xlsx
@@ -252,7 +256,14 @@ def _open_xlsx(p: Path) -> Iterator[Table]:
         f.close()
         raise InputError(f"{p}: not a readable XLSX file ({e}) / 无法读取的 XLSX 文件") from None
     try:
-        ws = wb.worksheets[0]
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise InputError(
+                f"{p}: no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)} / 找不到工作表"
+            )
         total = ws.max_row or 0
         state = {"row": 0}
 

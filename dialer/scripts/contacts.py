@@ -49,6 +49,7 @@ def register(subparsers: Any) -> None:
         "--unit-column", metavar="NAME", help="column holding unit codes or names / 单位列"
     )
     imp.add_argument("--phone-column", metavar="NAME", help="phone column / 号码列（默认自动识别）")
+    imp.add_argument("--sheet", metavar="NAME", help="XLSX worksheet (default: the first) / 工作表")
     imp.add_argument(
         "--rejects",
         metavar="OUT.csv",
@@ -85,6 +86,7 @@ def import_command(args: argparse.Namespace) -> int:
         unit_code=args.unit,
         unit_column=args.unit_column,
         phone_column=args.phone_column,
+        sheet=args.sheet,
         default_area_code=default_area_code(args),
         rejects_path=rejects,
         console=console,
@@ -108,7 +110,13 @@ def rejects_writer(path: Path | None) -> Iterator[Callable[[Rejected], None]]:
         yield lambda r: None
         return
     part = path.with_name(path.name + ".part")
-    f = part.open("w", encoding="utf-8-sig", newline="")
+    try:
+        f = part.open("w", encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise InputError(
+            f"{path}: cannot write the rejects file ({e.strerror}); choose one with --rejects"
+            " / 无法写入拒收文件"
+        ) from None
     try:
         writer = csv.writer(f)
         writer.writerow(REJECT_HEADER)
@@ -152,6 +160,7 @@ def import_file(
     unit_code: str | None = None,
     unit_column: str | None = None,
     phone_column: str | None = None,
+    sheet: str | None = None,
     default_area_code: str = DEFAULT_AREA_CODE,
     rejects_path: Path | None = None,
     console: Console | None = None,
@@ -160,7 +169,7 @@ def import_file(
     """Import one file in one transaction: all accepted rows, or nothing."""
     console = console or Console(stderr=True, quiet=True)
     with (
-        open_table(path) as table,
+        open_table(path, sheet) as table,
         rejects_writer(rejects_path) as on_reject,
         progress_bar(console, f"{path.name}") as update,
         engine.begin() as conn,

@@ -127,3 +127,24 @@ def test_demo_small(tmp_path, capsys):
     assert "rejected" in out and "hechi-2026" in out
     assert (root / "frames-report.xlsx").exists() and (root / "sample.csv").exists()
     assert main(["demo", "--dir", str(root), "--scale", "0.03"]) == 0  # resets and runs again
+
+
+def test_area_code_from_config_file(db, tmp_path, capsys):
+    """[frames] default_area_code in the config file sets the default area code."""
+    config = tmp_path / "dialer.toml"
+    config.write_text('[frames]\ndefault_area_code = "0755"\n', encoding="utf-8")
+    f = write(tmp_path / "a.csv", "电话\n88888888\n")
+    assert (
+        main(["--db", db, "--config", str(config), "contacts", "import", str(f), "--unit", "D01"])
+        == 0
+    )
+    assert "accepted 1" in capsys.readouterr().out
+
+
+def test_unwritable_rejects_file(db, tmp_path, capsys):
+    """A rejects file that cannot be written is a one-line error, and nothing is imported."""
+    f = write(tmp_path / "a.csv", "电话\n13812345678\n")
+    bad = tmp_path / "no-such-dir" / "r.csv"
+    args = ["--db", db, "contacts", "import", str(f), "--unit", "D01", "--rejects", str(bad)]
+    assert main(args) == 1
+    assert "--rejects" in capsys.readouterr().err

@@ -184,3 +184,19 @@ def test_damaged_xlsx(tmp_path):
     p.write_bytes(p.read_bytes()[:200])
     with pytest.raises(InputError, match="XLSX"), open_table(p):
         pass
+
+
+def test_xlsx_named_sheet(tmp_path):
+    """--sheet picks a worksheet; an unknown one lists the sheets there are."""
+    p = tmp_path / "two.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表为某单位名单"])
+    ws = wb.create_sheet("名单")
+    ws.append(["手机"])
+    ws.append([13812345678])
+    wb.save(p)
+    with open_table(p, sheet="名单") as table:
+        assert list(table.rows) == [(2, ["13812345678"])]
+    with pytest.raises(InputError, match="说明, 名单"), open_table(p, sheet="x"):
+        pass

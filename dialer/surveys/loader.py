@@ -206,7 +206,14 @@ class _Reader:
         value = self.scalar(node, path)
         if value is _MISSING:
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if isinstance(value, bool):
+            self.error(
+                node,
+                path,
+                f'expected text, found {node.value!r} read as {value}: quote it ("{node.value}")',
+            )
+            return None
+        if not isinstance(value, str | int):
             self.error(node, path, f"expected text, found {value!r}")
             return None
         text = str(value)

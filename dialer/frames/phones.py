@@ -186,6 +186,8 @@ def normalise(raw: str, default_area_code: str = DEFAULT_AREA_CODE) -> Phone:
 def _classify(digits: str, international: bool, default_area_code: str, extension: str) -> Phone:
     if international or digits.startswith("00"):
         rest = digits if international else digits[2:]
+        if len(rest) < 3:
+            raise BadNumber("too_short")
         if not rest.startswith("86"):
             raise BadNumber("foreign")
         nsn = rest[2:]

@@ -86,6 +86,10 @@ def allocate(
             raise ValueError("proportional allocation needs --size (not --per-unit)")
         wanted = _largest_remainder(pop, size)
     elif allocation == "precision":
+        if size is not None or per_unit is not None:
+            raise ValueError(
+                "precision allocation takes --margin and --expected-p, not --size/--per-unit"
+            )
         wanted = {u: precision_size(pop[u], margin, p) for u in units}
     else:
         raise ValueError(f"unknown allocation {allocation!r}: one of {', '.join(ALLOCATIONS)}")

@@ -164,7 +164,7 @@ def import_file(
     default_area_code: str = DEFAULT_AREA_CODE,
     rejects_path: Path | None = None,
     console: Console | None = None,
-    now: float | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ImportSummary:
     """Import one file in one transaction: all accepted rows, or nothing."""
     console = console or Console(stderr=True, quiet=True)
@@ -179,7 +179,7 @@ def import_file(
             table,
             filename=path.name,
             sha256=sha256_of(path),
-            now=time.time() if now is None else now,
+            clock=clock,
             unit_code=unit_code,
             unit_column=unit_column,
             phone_column=phone_column,
@@ -206,7 +206,7 @@ def print_summary(summary: ImportSummary, rejects: Path | None, console: Console
     for code, n in summary.reasons.most_common():
         console.print(f"  {n:>7}  {reason_text(code)}")
     if rejects is not None and (summary.rejected or summary.duplicates):
-        console.print(f"rejected rows / 拒收明细: {rejects}")
+        console.print(f"rejected rows / 拒收明细: {rejects}", markup=False)
 
 
 def unit_names(engine: sa.Engine) -> dict[int, str]:

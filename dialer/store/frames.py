@@ -126,7 +126,7 @@ def thd_import_contacts(
     *,
     filename: str,
     sha256: str,
-    now: float,
+    clock: Callable[[], float],
     unit_code: str | None = None,
     unit_column: str | None = None,
     phone_column: str | None = None,
@@ -136,6 +136,8 @@ def thd_import_contacts(
 ) -> ImportSummary:
     """
     Import C{table}'s rows into the store within the caller's transaction.
+
+    C{clock} gives the start and end times recorded on the import row.
 
     Accepted rows are inserted in batches as they stream; rejected rows (bad numbers,
     duplicates, unknown units) go to C{on_reject}. If anything raises, the caller's
@@ -170,7 +172,7 @@ def thd_import_contacts(
             filename=filename,
             sha256=sha256,
             kind="contacts",
-            started_at=now,
+            started_at=clock(),
             rows_read=0,
             accepted=0,
             duplicates=0,
@@ -239,7 +241,7 @@ def thd_import_contacts(
             duplicates=summary.duplicates,
             rejected=summary.rejected,
             shared=summary.shared,
-            finished_at=now,
+            finished_at=clock(),
         )
     )
     return summary

@@ -53,6 +53,7 @@ REJECTED = [
     ("+1 212 555 1234", "foreign"),
     ("001 212 555 1234", "foreign"),
     ("12345", "too_short"),
+    ("00", "too_short"),
     ("1381234567", "too_short"),
     ("138123456789", "too_long"),
     ("14012345678", "invalid_mobile"),

@@ -90,3 +90,9 @@ def test_draw_never_takes_a_number_twice():
     s = draw(f, {"a": 1, "b": 2}, random.Random(0))
     assert s.members == {"a": [1], "b": [3]}
     assert s.short == {"b": (2, 1)}
+
+
+def test_precision_refuses_sizes():
+    """Precision allocation computes the sizes: a --size is an error, not ignored."""
+    with pytest.raises(ValueError, match="--margin"):
+        allocate({"a": 100}, "precision", size=10)

@@ -189,3 +189,15 @@ def test_draw_reproducible_and_named(store, tmp_path):
         draw_sample(conn, name="a", allocation="equal", seed=1, per_unit=1, now=2.0, replace=True)
         assert len(thd_draw_rows(conn, "a")) == 1
     assert a == b and len(a) == 10
+
+
+def test_import_row_records_times_and_counts(store, tmp_path):
+    """The import row keeps the file's hash, counts, and start/end from the clock given."""
+    ticks = iter([100.0, 107.5])
+    f = write_csv(tmp_path / "a.csv", [["电话"], ["13812345678"], ["x"]])
+    s = import_file(store, f, unit_code="451202", clock=lambda: next(ticks))
+    with store.connect() as conn:
+        row = conn.execute(sa.select(imports)).one()
+    assert (row.started_at, row.finished_at) == (100.0, 107.5)
+    assert (row.filename, row.rows_read, row.accepted, row.rejected) == ("a.csv", 2, 1, 1)
+    assert row.id == s.import_id and len(row.sha256) == 64

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from dialer.surveys.model import (
     AAPOR_CODES,
@@ -310,7 +310,7 @@ def start(
     state = State(script=script, language=lang, contact_unit=unit_code, unit_name=unit_name)
     if script.intro:
         return _emit(state, Play(_says(state, script.intro), escape=_intro_escape(script)))
-    return _arrive(dataclasses.replace(state, phase="ask"))
+    return _arrive(_replace(state, phase="ask"))
 
 
 def next_step(state: State, event: Event) -> tuple[State, Step]:
@@ -323,12 +323,12 @@ def next_step(state: State, event: Event) -> tuple[State, Step]:
     if state.phase == "intro":
         repeat = isinstance(event, Digits) and event.digits == state.script.keys.repeat
         if repeat and state.repeats < _max_intro_repeats:
-            state = dataclasses.replace(state, repeats=state.repeats + 1)
+            state = _replace(state, repeats=state.repeats + 1)
             return _emit(state, state.step or Play(()))
-        return _arrive(dataclasses.replace(state, phase="ask", repeats=0))
+        return _arrive(_replace(state, phase="ask", repeats=0))
     if state.phase == "closing":
         assert state.end is not None
-        return _emit(dataclasses.replace(state, phase="ended"), state.end)
+        return _emit(_replace(state, phase="ended"), state.end)
     if state.phase == "answered":
         if state.after_end is not None:
             reason = "declined" if state.after_end == "refused" else "screened_out"
@@ -366,7 +366,7 @@ def next_step(state: State, event: Event) -> tuple[State, Step]:
         if option is None:
             return _retry(state, block, unit, question, "invalid")
         if question.confirm:
-            state = dataclasses.replace(state, phase="confirm", pending_key=option.key)
+            state = _replace(state, phase="confirm", pending_key=option.key)
             return _emit(state, _confirm_step(state, unit, question, option))
         return _choose(state, block, unit, question, option)
     value = _number(question, digits)
@@ -378,6 +378,16 @@ def next_step(state: State, event: Event) -> tuple[State, Step]:
 # --- internals -------------------------------------------------------------------------
 
 _max_intro_repeats = 3
+_FIELDS = frozenset(f.name for f in dataclasses.fields(State))
+
+
+def _replace(state: State, **changes: Any) -> State:
+    """C{dataclasses.replace} for State, ten times faster (no __init__; fields are checked)."""
+    assert _FIELDS.issuperset(changes), set(changes) - _FIELDS
+    new = object.__new__(State)
+    new.__dict__.update(state.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def _intro_escape(script: Script) -> str:
@@ -385,7 +395,7 @@ def _intro_escape(script: Script) -> str:
 
 
 def _emit(state: State, step: Step) -> tuple[State, Step]:
-    return dataclasses.replace(state, step=step), step
+    return _replace(state, step=step), step
 
 
 def _units(state: State, block: Block) -> list[str | None]:
@@ -502,15 +512,15 @@ def _arrive(state: State) -> tuple[State, Step]:
         block = script.blocks[state.block]
         units = _units(state, block)
         if state.unit_index >= len(units) or not block.questions:
-            state = dataclasses.replace(state, block=state.block + 1, unit_index=0, question=0)
+            state = _replace(state, block=state.block + 1, unit_index=0, question=0)
             continue
         if state.question >= len(block.questions):
-            state = dataclasses.replace(state, unit_index=state.unit_index + 1, question=0)
+            state = _replace(state, unit_index=state.unit_index + 1, question=0)
             continue
         unit = units[state.unit_index]
         question = block.questions[state.question]
         if not _condition_holds(state, block, unit, question):
-            state = dataclasses.replace(state, question=state.question + 1)
+            state = _replace(state, question=state.question + 1)
             continue
         slot: Slot = (question.id, unit)
         visits = dict(state.visits)
@@ -536,15 +546,15 @@ def _arrive(state: State) -> tuple[State, Step]:
 def _advance(state: State, goto: str | None) -> tuple[State, Step]:
     block = state.script.blocks[state.block]
     if goto is not None:
-        return _arrive(dataclasses.replace(state, question=block.index_of(goto)))
-    return _arrive(dataclasses.replace(state, question=state.question + 1))
+        return _arrive(_replace(state, question=block.index_of(goto)))
+    return _arrive(_replace(state, question=state.question + 1))
 
 
 def _repeat(state: State, unit: str | None, question: Question) -> tuple[State, Step]:
     if state.repeats >= question.max_repeats:
         block = state.script.blocks[state.block]
         return _retry(state, block, unit, question, "invalid")
-    state = dataclasses.replace(state, phase="ask", repeats=state.repeats + 1, pending_key=None)
+    state = _replace(state, phase="ask", repeats=state.repeats + 1, pending_key=None)
     return _emit(state, _collect(state, unit, question))
 
 
@@ -556,24 +566,24 @@ def _retry(
     why: Literal["invalid", "no_input"],
 ) -> tuple[State, Step]:
     if why == "invalid":
-        state = dataclasses.replace(state, invalid=state.invalid + 1, pending_key=None)
+        state = _replace(state, invalid=state.invalid + 1, pending_key=None)
         exhausted = state.invalid > question.max_invalid
         lead = question.invalid_prompt
     else:
-        state = dataclasses.replace(state, no_input=state.no_input + 1, pending_key=None)
+        state = _replace(state, no_input=state.no_input + 1, pending_key=None)
         exhausted = state.no_input > question.max_no_input
         lead = question.no_input_prompt
     if exhausted:
         if question.on_fail == "end":
             return _end(state, None, why)
         return _skip(state, unit, question)
-    state = dataclasses.replace(state, phase="ask")
+    state = _replace(state, phase="ask")
     return _emit(state, _collect(state, unit, question, (lead,)))
 
 
 def _skip(state: State, unit: str | None, question: Question) -> tuple[State, Step]:
     if question.substantive:
-        state = dataclasses.replace(state, missed=state.missed | {(question.id, unit)})
+        state = _replace(state, missed=state.missed | {(question.id, unit)})
     return _advance(state, question.goto)
 
 
@@ -688,7 +698,7 @@ def _end(
     state: State, outcome: Outcome | None, reason: str, *, hangup: bool = False
 ) -> tuple[State, Step]:
     if state.end is not None:  # hang-up during the closing prompts: the outcome stands
-        return _emit(dataclasses.replace(state, phase="ended"), state.end)
+        return _emit(_replace(state, phase="ended"), state.end)
     answered = len(state.answered)
     applicable = answered + len(state.missed)
     here = state.current()
@@ -711,6 +721,6 @@ def _end(
     end = End(outcome, AAPOR_CODES[outcome], reason, answered, applicable)
     closing = state.script.closing.get(outcome, ())
     if hangup or not closing:
-        return _emit(dataclasses.replace(state, phase="ended", end=end), end)
-    state = dataclasses.replace(state, phase="closing", end=end)
+        return _emit(_replace(state, phase="ended", end=end), end)
+    state = _replace(state, phase="closing", end=end)
     return _emit(state, Play(_says(state, closing), escape=""))

@@ -125,16 +125,10 @@ class Line:
     ami: AMI
     capacity: int
     in_use: int = 0
-    reconciled: bool = False  # False until the first reconciliation after (re)connecting
-    down_since: float | None = None
-
-    @property
-    def usable(self) -> bool:
-        return self.ami.ready and self.reconciled
 
     @property
     def free(self) -> int:
-        return max(0, self.capacity - self.in_use) if self.usable else 0
+        return max(0, self.capacity - self.in_use) if self.ami.ready else 0
 
 
 @dataclass(frozen=True)
@@ -232,6 +226,9 @@ class CampaignController(Service):
         self._unsubscribe: list[Callable[[], None]] = []
         self._writes: set[Deferred[Any]] = set()
         self._paused_reason: str | None = "starting"
+        self._reconciled: set[str] = set()  # lines checked since they (re)connected
+        self._reconciling: set[str] = set()
+        self._down_since: dict[str, float] = {}
         self._exhausted = False
         self._last_status_poll = float("-inf")
         self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
@@ -262,7 +259,7 @@ class CampaignController(Service):
         for _ in range(figures.abandoned):
             self.ledger.record_abandoned(now)
         for line in self.lines:
-            if line.ami.ready:
+            if line.ami.ready and line.name not in self._reconciling:
                 await self._reconcile(line)
         self._paused_reason = None
         self.wake()
@@ -316,7 +313,8 @@ class CampaignController(Service):
             self._last_status_poll = now
             self._track_write(Deferred.fromCoroutine(self._poll_status()))
         for line in self.lines:
-            if line.down_since is not None and now - line.down_since >= self.settings.lost_after:
+            down = self._down_since.get(line.name)
+            if down is not None and now - down >= self.settings.lost_after:
                 self._lose_line_calls(line, "line down too long")
         self.wake()
 
@@ -370,11 +368,14 @@ class CampaignController(Service):
             return f"status {self.status}"
         if not self.settings.always_open and not self.schedule.is_open(now):
             return "outside calling windows"
-        if not any(line.usable for line in self.lines):
+        if not any(self._usable(line) for line in self.lines):
             return "no AMI connection"
         if self._exhausted:
             return "no contacts left"
         return None
+
+    def _usable(self, line: Line) -> bool:
+        return line.ami.ready and line.name in self._reconciled
 
     def snapshot(self, now: float) -> PacingInput:
         """The pacer's view of this campaign now."""
@@ -394,7 +395,7 @@ class CampaignController(Service):
                 ringing.append(call.originated_at or call.created_at)
             elif aid in self._waiting and call.answered_at is not None:
                 waiting.append(call.answered_at)
-        free = sum(line.free for line in self.lines)
+        free = sum(line.free for line in self.lines if self._usable(line))
         return PacingInput(
             now=now,
             idle_since=times.idle_since,
@@ -450,7 +451,7 @@ class CampaignController(Service):
             await self._launch(pick.contact_id)
 
     def _choose_line(self) -> Line | None:
-        usable = [line for line in self.lines if line.free > 0]
+        usable = [line for line in self.lines if self._usable(line) and line.free > 0]
         if not usable:
             return None
         return max(usable, key=lambda line: (line.free, -self.lines.index(line)))
@@ -866,22 +867,29 @@ class CampaignController(Service):
     def _ami_state(self, line: Line, up: bool) -> None:
         now = self.clock.seconds()
         if not up:
-            line.reconciled = False
-            if line.down_since is None:
-                line.down_since = now
+            self._reconciled.discard(line.name)
+            self._down_since.setdefault(line.name, now)
             self.log.warn(  # noqa: G010
                 "campaign {campaign}: AMI {line} down; not dialing on it",
                 campaign=self.campaign.id,
                 line=line.name,
             )
             return
-        self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
+        if line.name not in self._reconciling:
+            self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
 
     # -- reconciliation ------------------------------------------------------------------
 
     async def _reconcile(self, line: Line) -> None:
         """Check the attempts the store says are live on C{line} against its channels."""
-        line.reconciled = False
+        self._reconciled.discard(line.name)
+        self._reconciling.add(line.name)
+        try:
+            await self._reconcile_line(line)
+        finally:
+            self._reconciling.discard(line.name)
+
+    async def _reconcile_line(self, line: Line) -> None:
         try:
             channels = await line.ami.core_show_channels()
         except Exception as e:
@@ -922,8 +930,8 @@ class CampaignController(Service):
             adopted += 1
             if known is None:
                 self._resume(attempt.id, live_item)
-        line.reconciled = True
-        line.down_since = None
+        self._reconciled.add(line.name)
+        self._down_since.pop(line.name, None)
         self.log.info(
             "campaign {campaign}: reconciled {line}: {adopted} live, {lost} lost",
             campaign=self.campaign.id,
@@ -977,7 +985,10 @@ class CampaignController(Service):
             )
         for aid in lost:
             self._advance(aid, c.Lost(now))
-        line.down_since = None if line.ami.ready else now
+        if line.ami.ready:
+            self._down_since.pop(line.name, None)
+        else:
+            self._down_since[line.name] = now
 
     # -- the end of a call ---------------------------------------------------------------
 

@@ -1,0 +1,279 @@
+"""
+The daemon's configuration file (TOML), validated into frozen dataclasses.
+
+Every error names the file, the key and the problem, e.g.
+C{dialer.toml: [[ami]][1].lines: expected a whole number >= 1, got "ten"}.
+C{dialer check-config} runs L{load} and prints the result; C{dialer run} refuses to
+start on an error. Example::
+
+    [database]
+    url = "sqlite:///var/dialer.db"
+
+    [[ami]]                          # one table per Asterisk server
+    name = "pbx1"
+    endpoint = "tcp:127.0.0.1:5038"  # a Twisted client endpoint string
+    username = "dialer"
+    secret = "dialer"
+    lines = 30                       # calls this server may carry at once
+
+    [agi]
+    endpoint = "tcp:4573:interface=127.0.0.1"
+    scripts = "ivr_scripts"
+
+    [http]
+    endpoint = "tcp:8080:interface=127.0.0.1"   # /metrics and /healthz
+
+    [dialer]                         # controller settings (see ControllerSettings)
+    grace = 2.0
+    ring_timeout = 25.0
+
+    [agents]
+    names = ["agent1", "agent2", "agent3"]
+    simulated = true                 # simulated desks give results (no desktop yet)
+    wrap_mean = 10.0
+"""
+
+# test-case-name: tests.daemon.test_config
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialer.campaign.controller import ControllerSettings
+from dialer.config import database_url, load_toml
+from dialer.errors import ConfigError
+
+DEFAULT_AMI_ENDPOINT = "tcp:127.0.0.1:5038"
+DEFAULT_AGI_ENDPOINT = "tcp:4573:interface=127.0.0.1"
+DEFAULT_HTTP_ENDPOINT = "tcp:8080:interface=127.0.0.1"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class AMIConfig:
+    name: str
+    endpoint: str
+    username: str
+    secret: str = field(repr=False)
+    lines: int = 30
+    md5: bool = False
+
+
+@dataclass(frozen=True)
+class AgentsConfig:
+    names: tuple[str, ...] = ()
+    simulated: bool = False
+    wrap_mean: float = 10.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    path: str
+    database_url: str
+    ami: tuple[AMIConfig, ...]
+    agi_endpoint: str
+    agi_scripts: str
+    http_endpoint: str
+    dialer: ControllerSettings
+    agents: AgentsConfig
+    campaigns: tuple[str, ...] = ()  # names to run; empty = every running campaign
+    poll_campaigns: float = 2.0
+
+
+class _Reader:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {problem}")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"[{key}]", "expected a table / 应为表")
+        return value
+
+    def unknown(self, where: str, table: dict[str, Any], known: set[str]) -> None:
+        extra = sorted(set(table) - known)
+        if extra:
+            raise self.fail(
+                f"{where}.{extra[0]}",
+                f"unknown key (known: {', '.join(sorted(known))}) / 未知配置项",
+            )
+
+    def string(self, where: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"expected a non-empty string, got {value!r} / 应为字符串")
+        return value
+
+    def number(self, where: str, value: Any, *, minimum: float = 0.0) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise self.fail(where, f"expected a number >= {minimum:g}, got {value!r} / 应为数字")
+        return float(value)
+
+    def whole(self, where: str, value: Any, *, minimum: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(
+                where, f"expected a whole number >= {minimum}, got {value!r} / 应为整数"
+            )
+        return value
+
+    def boolean(self, where: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"expected true or false, got {value!r} / 应为 true 或 false")
+        return value
+
+    def endpoint(self, where: str, value: Any, *, server: bool) -> str:
+        text = self.string(where, value)
+        kind = text.split(":", 1)[0]
+        if kind not in ("tcp", "tcp6", "unix", "ssl"):
+            raise self.fail(where, f"{text!r} is not a Twisted endpoint string like tcp:... ")
+        if kind.startswith("tcp"):
+            if server and "interface=" not in text:
+                raise self.fail(
+                    where,
+                    f"{text!r} listens on every address; add :interface=127.0.0.1 "
+                    "/ 只允许监听本机地址",
+                )
+            host = ""
+            if server:
+                host = text.split("interface=", 1)[1].split(":", 1)[0]
+            else:
+                parts = text.split(":")
+                host = parts[1] if len(parts) > 1 else ""
+                host = host.removeprefix("host=")
+            if host and host not in _LOOPBACK and not os.environ.get("DIALER_ALLOW_REMOTE"):
+                raise self.fail(
+                    where,
+                    f"{host} is not a loopback address (set DIALER_ALLOW_REMOTE=1 to allow) "
+                    "/ 默认只允许本机地址",
+                )
+        return text
+
+
+_SETTINGS = {f.name: f for f in dataclasses.fields(ControllerSettings)}
+
+
+def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig:
+    """Read and validate the daemon configuration; raise L{ConfigError} naming the key."""
+    p = str(path)
+    data = load_toml(p)
+    r = _Reader(p)
+    r.unknown(
+        "config",
+        data,
+        {"database", "ami", "agi", "http", "dialer", "agents", "campaigns"},
+    )
+    url = database_url(db, p)
+
+    raw_ami = data.get("ami", [])
+    if isinstance(raw_ami, dict):
+        raw_ami = [raw_ami]
+    if not isinstance(raw_ami, list) or not raw_ami:
+        raise r.fail("[[ami]]", "at least one AMI server is needed / 至少需要一个 AMI 服务器")
+    amis = []
+    names: set[str] = set()
+    for i, item in enumerate(raw_ami):
+        where = f"[[ami]][{i}]"
+        if not isinstance(item, dict):
+            raise r.fail(where, "expected a table")
+        r.unknown(where, item, {"name", "endpoint", "username", "secret", "lines", "md5"})
+        name = r.string(f"{where}.name", item.get("name", f"pbx{i + 1}"))
+        if name in names:
+            raise r.fail(f"{where}.name", f"duplicate server name {name!r} / 服务器名称重复")
+        names.add(name)
+        if "secret" not in item:
+            raise r.fail(f"{where}.secret", "missing / 缺少 AMI 密码")
+        amis.append(
+            AMIConfig(
+                name=name,
+                endpoint=r.endpoint(
+                    f"{where}.endpoint", item.get("endpoint", DEFAULT_AMI_ENDPOINT), server=False
+                ),
+                username=r.string(f"{where}.username", item.get("username", "dialer")),
+                secret=r.string(f"{where}.secret", item["secret"]),
+                lines=r.whole(f"{where}.lines", item.get("lines", 30)),
+                md5=r.boolean(f"{where}.md5", item.get("md5", False)),
+            )
+        )
+
+    agi = r.table(data, "agi")
+    r.unknown("[agi]", agi, {"endpoint", "scripts"})
+    agi_endpoint = r.endpoint(
+        "[agi].endpoint", agi.get("endpoint", DEFAULT_AGI_ENDPOINT), server=True
+    )
+    scripts = r.string("[agi].scripts", agi.get("scripts", "ivr_scripts"))
+    scripts_path = Path(scripts)
+    if not scripts_path.is_absolute():
+        scripts_path = Path(p).resolve().parent / scripts_path
+        if not scripts_path.exists():
+            scripts_path = Path(scripts).resolve()
+    if not scripts_path.is_dir():
+        raise r.fail("[agi].scripts", f"directory {scripts} not found / 找不到问卷目录")
+
+    http = r.table(data, "http")
+    r.unknown("[http]", http, {"endpoint"})
+    http_endpoint = r.endpoint(
+        "[http].endpoint", http.get("endpoint", DEFAULT_HTTP_ENDPOINT), server=True
+    )
+
+    dialer = r.table(data, "dialer")
+    r.unknown("[dialer]", dialer, set(_SETTINGS))
+    values: dict[str, Any] = {}
+    for key, value in dialer.items():
+        default = getattr(ControllerSettings(), key)
+        where = f"[dialer].{key}"
+        if isinstance(default, bool):
+            values[key] = r.boolean(where, value)
+        elif isinstance(default, int):
+            values[key] = r.whole(where, value)
+        elif isinstance(default, float):
+            values[key] = r.number(where, value)
+        else:
+            values[key] = r.string(where, value)
+    if "grace" in values and values["grace"] > 2.0:
+        raise r.fail("[dialer].grace", "an answered call may wait at most 2 s / 最多等待 2 秒")
+    settings = ControllerSettings(**values)
+
+    agents = r.table(data, "agents")
+    r.unknown("[agents]", agents, {"names", "simulated", "wrap_mean", "seed"})
+    raw_names = agents.get("names", [])
+    if not isinstance(raw_names, list) or not all(
+        isinstance(n, str) and n.strip() for n in raw_names
+    ):
+        raise r.fail("[agents].names", "expected a list of agent names / 应为坐席名称列表")
+    if len(set(raw_names)) != len(raw_names):
+        raise r.fail("[agents].names", "duplicate agent names / 坐席名称重复")
+    agents_conf = AgentsConfig(
+        names=tuple(raw_names),
+        simulated=r.boolean("[agents].simulated", agents.get("simulated", False)),
+        wrap_mean=r.number("[agents].wrap_mean", agents.get("wrap_mean", 10.0)),
+        seed=None
+        if agents.get("seed") is None
+        else r.whole("[agents].seed", agents.get("seed"), minimum=0),
+    )
+
+    camps = r.table(data, "campaigns")
+    r.unknown("[campaigns]", camps, {"names", "poll"})
+    names_list = camps.get("names", [])
+    if not isinstance(names_list, list) or not all(isinstance(n, str) for n in names_list):
+        raise r.fail("[campaigns].names", "expected a list of campaign names")
+    poll = r.number("[campaigns].poll", camps.get("poll", 2.0), minimum=0.1)
+
+    return DaemonConfig(
+        path=p,
+        database_url=url,
+        ami=tuple(amis),
+        agi_endpoint=agi_endpoint,
+        agi_scripts=str(scripts_path),
+        http_endpoint=http_endpoint,
+        dialer=settings,
+        agents=agents_conf,
+        campaigns=tuple(names_list),
+        poll_campaigns=poll,
+    )

@@ -1,0 +1,264 @@
+"""
+The daemon's composition root: one reactor running AMI clients, the FastAGI server,
+the web endpoint (/metrics, /healthz) and the campaign controllers.
+
+Start order: store (schema checked before anything starts, in L{build}), metrics and
+reactor-lag probe, AMI clients, FastAGI, HTTP, then the campaign supervisor, which
+starts a L{CampaignController} for every running campaign and stops it when the
+campaign is stopped. Stop order is the reverse: controllers stop dialing and flush
+their writes, HTTP and FastAGI close (FastAGI drains live IVR sessions), AMI closes,
+and finally the DB pool stops.
+"""
+
+# test-case-name: tests.daemon.test_service
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService, Service
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from dialer.ami.client import AMIClient
+from dialer.campaign.agents import AgentPool
+from dialer.campaign.controller import CampaignController, Line
+from dialer.campaign.simdesk import SimulatedDesk
+from dialer.daemonconf import DaemonConfig
+from dialer.events import AMIStateChanged, EventBus, SurveyFinished
+from dialer.metrics import Metrics, ReactorLag, web_root
+from dialer.pacing.base import policy_for_mode
+from dialer.store import campaigns as store
+from dialer.store.campaigns import Campaign
+
+ACTIVE = ("running", "paused")
+
+
+class CampaignSupervisor(Service):
+    """Starts a controller per running campaign; stops it when the campaign is stopped."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        *,
+        db: Any,
+        lines: list[Line],
+        bus: EventBus,
+        metrics: Metrics,
+        config: DaemonConfig,
+        clock: Any,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.lines = lines
+        self.bus = bus
+        self.metrics = metrics
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.controllers: dict[int, CampaignController] = {}
+        self.desks: dict[int, SimulatedDesk] = {}
+        self._agents_owner: int | None = None
+        self._loop = LoopingCall(self._poll)
+        self._loop.clock = clock
+        self._polling: Deferred[None] | None = None
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self._loop.start(self.config.poll_campaigns, now=True).addErrback(
+            lambda f: self.log.failure("campaign supervisor loop stopped", failure=f)
+        )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._loop.running:
+            self._loop.stop()
+        for desk in self.desks.values():
+            desk.stop()
+        stops = [c.stopService() for c in self.controllers.values() if c.running]
+        return defer.DeferredList(stops, consumeErrors=True).addCallback(lambda _: None)
+
+    def _poll(self) -> Deferred[None] | None:
+        if self._polling is not None:
+            return None
+        d = Deferred.fromCoroutine(self._sync())
+
+        def done(result: object) -> None:
+            self._polling = None
+            if isinstance(result, Exception) or hasattr(result, "getErrorMessage"):
+                self.log.failure("campaign supervisor poll failed", failure=result)  # type: ignore[arg-type]
+
+        self._polling = d
+        d.addBoth(done)
+        return None
+
+    async def _sync(self) -> None:
+        campaigns = await self.db.do(store.thd_list_campaigns, ACTIVE)
+        wanted = set(self.config.campaigns)
+        for camp in campaigns:
+            if wanted and camp.name not in wanted:
+                continue
+            if camp.id not in self.controllers:
+                self.start_campaign(camp)
+        active = {c.id for c in campaigns}
+        for cid, ctl in list(self.controllers.items()):
+            if cid not in active and ctl.live_count() == 0:
+                self.log.info(
+                    "campaign {campaign} no longer active; controller stopped", campaign=cid
+                )
+                await ctl.stopService()
+                del self.controllers[cid]
+                desk = self.desks.pop(cid, None)
+                if desk is not None:
+                    desk.stop()
+                if self._agents_owner == cid:
+                    self._agents_owner = None
+
+    def start_campaign(self, camp: Campaign) -> CampaignController:
+        agents = AgentPool()
+        if camp.mode != "ivr-only" and self._agents_owner is None:
+            # One team of interviewers: they work the first agent campaign started.
+            now = self.clock.seconds()
+            for name in self.config.agents.names:
+                agents.add(name, name, now=now)
+            self._agents_owner = camp.id
+        options: dict[str, float] = {}
+        if camp.mode == "predictive":
+            options["target"] = camp.abandon_target
+        policy: Any = policy_for_mode(camp.mode, **options)
+        ctl = CampaignController(
+            camp,
+            db=self.db,
+            lines=self.lines,
+            agents=agents,
+            policy=policy,
+            clock=self.clock,
+            bus=self.bus,
+            settings=self.config.dialer,
+            rng=random.Random(self.rng.getrandbits(64)),
+        )
+        self.controllers[camp.id] = ctl
+        self.metrics.watch_campaign(
+            camp.id, ctl.live_count, lambda: ctl.ledger.figures(self.clock.seconds())
+        )
+        if self.config.agents.simulated and len(agents):
+            seed = self.config.agents.seed
+            self.desks[camp.id] = SimulatedDesk(
+                ctl,
+                self.bus,
+                clock=self.clock,
+                rng=random.Random(seed if seed is not None else self.rng.getrandbits(64)),
+                wrap_mean=self.config.agents.wrap_mean,
+            )
+        self.log.info(
+            "campaign {campaign} ({mode}) controller started", campaign=camp.id, mode=camp.mode
+        )
+        ctl.startService()
+        return ctl
+
+
+class DialerService(MultiService):
+    """The root service; see the module docstring."""
+
+    log = Logger()
+
+    def __init__(self, config: DaemonConfig, reactor: Any, pool: Any) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.config = config
+        self.reactor = reactor
+        self.pool = pool
+        self.bus = EventBus()
+        self.metrics = Metrics(self.bus)
+        self.lag = ReactorLag(self.metrics, reactor)
+        self.lines: list[Line] = []
+        for conf in config.ami:
+            client = AMIClient(
+                clientFromString(reactor, conf.endpoint),  # type: ignore[no-untyped-call]
+                conf.username,
+                conf.secret,
+                clock=reactor,
+                md5=conf.md5,
+            )
+            client.setServiceParent(self)  # type: ignore[no-untyped-call]
+            client.on_state(self._ami_state(conf.name))
+            self.metrics.ami_up.labels(conf.name).set(0)
+            self.lines.append(Line(conf.name, cast(Any, client), conf.lines))
+        self._agi_service(config).setServiceParent(self)  # type: ignore[no-untyped-call]
+        site = Site(web_root(self.metrics, self.health))  # type: ignore[no-untyped-call]
+        StreamServerEndpointService(
+            serverFromString(reactor, config.http_endpoint),  # type: ignore[no-untyped-call]
+            site,
+        ).setServiceParent(self)
+        self.supervisor = CampaignSupervisor(
+            db=pool,
+            lines=self.lines,
+            bus=self.bus,
+            metrics=self.metrics,
+            config=config,
+            clock=reactor,
+        )
+        self.supervisor.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+    def _ami_state(self, name: str) -> Callable[[bool], None]:
+        def changed(up: bool) -> None:
+            self.bus.publish(AMIStateChanged(name, up, self.reactor.seconds()))
+
+        return changed
+
+    def _agi_service(self, config: DaemonConfig) -> Service:
+        from pathlib import Path
+
+        from dialer.agi.protocol import FastAGIProtocol
+        from dialer.agi.runner import PoolAnswerStore, ScriptDirectory, SurveyRunner
+        from dialer.agi.server import FastAGIFactory, fastagi_service
+
+        runner = SurveyRunner(
+            PoolAnswerStore(self.pool), ScriptDirectory(Path(config.agi_scripts)), self.reactor
+        )
+        bus, reactor = self.bus, self.reactor
+
+        async def survey(agi: FastAGIProtocol) -> object:
+            result = await runner(agi)
+            uniqueid = agi.env.get("uniqueid") if agi.env is not None else None
+            if uniqueid and result.outcome:
+                bus.publish(SurveyFinished(uniqueid, result.outcome, reactor.seconds()))
+            return result
+
+        factory = FastAGIFactory(self.reactor, {"survey": survey})
+        return fastagi_service(self.reactor, config.agi_endpoint, factory)
+
+    def health(self) -> Iterable[tuple[str, bool]]:
+        yield "running", bool(self.running)
+        for line in self.lines:
+            yield f"ami:{line.name}", line.ami.ready
+
+    def startService(self) -> None:
+        self.pool.start()
+        self.lag.start()
+        super().startService()  # type: ignore[no-untyped-call]
+        self.log.info(
+            "dialer started: {servers} AMI server(s), FastAGI {agi}, HTTP {http}",
+            servers=len(self.lines),
+            agi=self.config.agi_endpoint,
+            http=self.config.http_endpoint,
+        )
+
+    def stopService(self) -> Deferred[None]:
+        self.lag.stop()
+        d: Deferred[None] = defer.maybeDeferred(super().stopService)
+
+        def stop_pool(result: object) -> object:
+            self.pool.stop()
+            self.metrics.close()
+            return result
+
+        d.addBoth(stop_pool)
+        return d

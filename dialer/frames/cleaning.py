@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from dialer.frames.phones import REASONS, BadNumber, Phone, normalise
 
@@ -125,7 +124,7 @@ def clean(
             where = f"row {first} / 第 {first} 行" if first else "earlier import / 已导入"
             yield Rejected(row, "duplicate", value, unit_value, where)
             continue
-        attributes: dict[str, Any] | None = None
+        attributes: dict[str, str] | None = None
         if attr_cols:
             for i, name in attr_cols:
                 if i < len(cells):

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _q
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +33,11 @@ from dialer.frames.reading import ATTRIBUTE_HEADERS, Table, find_phone_column, h
 from dialer.store.schema import contacts, dnc, draw_members, draws, imports, units
 
 BATCH = 10_000
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _attributes_json(attributes: dict[str, str]) -> str:
+    """JSON for a flat str -> str mapping, twice as fast as json.dumps on this hot path."""
+    return "{" + ",".join([_q(k) + ":" + _q(v) for k, v in attributes.items()]) + "}"
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ def thd_import_contacts(
                     phone.number,
                     phone.line_type,
                     phone.extension,
-                    None if attrs is None else _JSON.encode(attrs),
+                    None if attrs is None else _attributes_json(attrs),
                     import_id,
                     outcome.row,
                 )

@@ -69,11 +69,12 @@ def test_import_counts_rejects_and_attributes(store, tmp_path):
             ["王五", "１３９１２３４５６７８", "男"],
             ["赵六", "138 1234 5678", "男"],
             ["钱七", "2281234转801", "女"],
+            ['"老\\王"\n', "13712345678", ""],
         ],
     )
     rejects = tmp_path / "r.csv"
     s = import_file(store, f, unit_code="451202", rejects_path=rejects)
-    assert (s.rows_read, s.accepted, s.duplicates, s.rejected) == (5, 3, 1, 1)
+    assert (s.rows_read, s.accepted, s.duplicates, s.rejected) == (6, 4, 1, 1)
     assert [(r[0], r[1], r[3]) for r in read_rejects(rejects)] == [
         ("3", "precision_lost", "1.88078E+10"),
         ("5", "duplicate", "138 1234 5678"),
@@ -86,6 +87,7 @@ def test_import_counts_rejects_and_attributes(store, tmp_path):
         ).all()
     assert rows[0] == ("+8613812345678", "", {"name": "张三", "gender": "男"})
     assert rows[2][:2] == ("+867782281234", "801")
+    assert rows[3][2] == {"name": '"老\\王"'}  # quotes and backslashes survive the JSON
 
 
 def test_reimport_adds_nothing(store, tmp_path):

@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
         description="Validate questionnaire files; every problem names file, line and field."
         " / 检查问卷文件，问题注明文件、行号和字段。",
     )
-    check.add_argument("files", nargs="+", metavar="FILE", help="ivr_scripts/*.yaml")
+    check.add_argument(
+        "files", nargs="+", metavar="FILE", help="ivr_scripts/*.yaml, or a directory of them"
+    )
     check.add_argument("--strict", action="store_true", help="warnings fail too / 警告也视为错误")
     check.add_argument(
         "--sounds",
@@ -53,7 +55,17 @@ def summary(script: Script) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     failed = False
+    names: list[str] = []
     for name in args.files:
+        if Path(name).is_dir():
+            found = sorted(str(p) for p in Path(name).glob("*.y*ml"))
+            if not found:
+                print(f"{name}: no .yaml files / 目录中没有问卷", file=sys.stderr)
+                failed = True
+            names.extend(found)
+        else:
+            names.append(name)
+    for name in names:
         script, problems = loader.check(name)
         if script is not None and args.sounds:
             root = Path(args.sounds)

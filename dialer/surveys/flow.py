@@ -93,12 +93,16 @@ __all__ = [
     "Record",
     "RecordDone",
     "Say",
+    "SayRole",
     "Skip",
     "State",
     "Step",
     "next_step",
     "start",
 ]
+
+
+SayRole = Literal["intro", "question", "keypad", "retry", "confirm", "closing"]
 
 
 class FlowError(ValueError):
@@ -115,6 +119,9 @@ class Say:
     prompt_id: str
     text: str
     audio: tuple[str, ...]
+    #: What it is for, so a screen can show the question and hide keypad talk:
+    #: intro, question, keypad (a scale's "press 1 for ..."), retry, confirm, closing.
+    role: SayRole = "question"
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,9 @@ def start(
             )
     state = State(script=script, language=lang, contact_unit=unit_code, unit_name=unit_name)
     if script.intro:
-        return _emit(state, Play(_says(state, script.intro), escape=_intro_escape(script)))
+        return _emit(
+            state, Play(_says(state, script.intro, role="intro"), escape=_intro_escape(script))
+        )
     return _arrive(_replace(state, phase="ask"))
 
 
@@ -410,9 +419,16 @@ def _says(
     unit: str | None = None,
     question: Question | None = None,
     option: Option | None = None,
+    *,
+    role: SayRole = "question",
+    lead: int = 0,
 ) -> tuple[Say, ...]:
+    """Render prompts; the first C{lead} ones are retry prompts, a scale's hint is keypad talk."""
+    hint = None
+    if question is not None and question.scale is not None:
+        hint = state.script.scales[question.scale].prompt
     out = []
-    for pid in prompt_ids:
+    for i, pid in enumerate(prompt_ids):
         text, audio = render(
             state.script,
             pid,
@@ -422,7 +438,8 @@ def _says(
             question=question,
             option=option,
         )
-        out.append(Say(pid, text, audio))
+        this: SayRole = "retry" if i < lead else "keypad" if pid == hint else role
+        out.append(Say(pid, text, audio, this))
     return tuple(out)
 
 
@@ -437,7 +454,7 @@ def _choices(state: State, question: Question) -> tuple[Choice, ...]:
 def _collect(
     state: State, unit: str | None, question: Question, lead: tuple[str, ...] = ()
 ) -> Step:
-    says = _says(state, (*lead, *question.prompts), unit, question)
+    says = _says(state, (*lead, *question.prompts), unit, question, lead=len(lead))
     attempt = 1 + state.invalid + state.no_input + state.repeats
     if question.kind == "record":
         return Record(
@@ -483,7 +500,7 @@ def _confirm_step(state: State, unit: str | None, question: Question, option: Op
         question.id,
         unit,
         "confirm",
-        _says(state, (question.confirm_prompt,), unit, question, option),
+        _says(state, (question.confirm_prompt,), unit, question, option, role="confirm"),
         keys.confirm + keys.repeat,
         1,
         1,
@@ -723,4 +740,4 @@ def _end(
     if hangup or not closing:
         return _emit(_replace(state, phase="ended", end=end), end)
     state = _replace(state, phase="closing", end=end)
-    return _emit(state, Play(_says(state, closing), escape=""))
+    return _emit(state, Play(_says(state, closing, role="closing"), escape=""))

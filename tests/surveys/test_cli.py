@@ -28,6 +28,16 @@ def test_check_example_ok(capsys):
     assert "OK" in out and "93 units" in out and "0 warning(s)" in out
 
 
+def test_check_a_directory(tmp_path, capsys):
+    """A directory argument checks every .yaml in it; an empty one fails."""
+    (tmp_path / "small.yaml").write_text(SMALL, encoding="utf-8")
+    assert cli.main(["survey", "check", str(tmp_path)]) == 0
+    assert "small.yaml: OK" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["survey", "check", str(empty)]) == 1
+
+
 def test_check_reports_file_line_field(tmp_path, capsys):
     """A broken file fails with file:line: field: message lines on stderr."""
     bad = tmp_path / "bad.yaml"

@@ -76,6 +76,7 @@ class TestPaths:
         assert (end.answered, end.applicable) == (3, 3)
         assert isinstance(steps[-2], flow.Play)
         assert [s.prompt_id for s in steps[-2].prompts] == ["thanks"]
+        assert steps[-2].prompts[0].role == "closing" and steps[0].prompts[0].role == "intro"
 
     def test_skip_logic_asks_why_only_after_not_satisfied(self):
         """q_why is asked after 不满意 (3) and skipped after 满意 (1)."""
@@ -97,6 +98,7 @@ class TestPaths:
         collects = [s for s in steps if isinstance(s, flow.Collect) and s.question_id == "q_sat"]
         assert [s.attempt for s in collects] == [1, 2]
         assert [p.prompt_id for p in collects[1].prompts] == ["invalid", "q_sat", "scale_hint"]
+        assert [p.role for p in collects[1].prompts] == ["retry", "question", "keypad"]
         assert "q_sat" not in [a.question_id for a in answers]
         assert "q_why" not in asked(steps)  # no answer to q_sat: its condition is false
         assert (end.answered, end.applicable) == (2, 3)
@@ -133,6 +135,7 @@ class TestPaths:
             "minyi/small/zh-CN/option-sat-3",
         )
         assert confirms[0].keys == "#*"
+        assert confirms[0].prompts[0].role == "confirm"
         assert ("q_sat", 1) in codes(answers)
         _, answers, _ = run([".", "1", "4", None, "5", "2", None, "."])
         assert ("q_sat", 4) in codes(answers)

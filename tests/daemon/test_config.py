@@ -1,0 +1,114 @@
+"""The daemon configuration: defaults, and errors that name file, key and problem."""
+
+import pytest
+
+from dialer import daemonconf
+from dialer.errors import ConfigError
+
+GOOD = """
+[database]
+url = "sqlite:///x.db"
+
+[[ami]]
+name = "pbx1"
+endpoint = "tcp:127.0.0.1:5038"
+username = "dialer"
+secret = "s3cret"
+lines = 12
+
+[[ami]]
+name = "pbx2"
+endpoint = "tcp:127.0.0.1:5039"
+secret = "other"
+
+[agi]
+scripts = "{scripts}"
+
+[dialer]
+grace = 1.5
+amd = true
+
+[agents]
+names = ["agent1", "agent2"]
+simulated = true
+"""
+
+
+def write(tmp_path, text):
+    (tmp_path / "ivr").mkdir(exist_ok=True)
+    path = tmp_path / "dialer.toml"
+    path.write_text(text.replace("{scripts}", str(tmp_path / "ivr")), encoding="utf-8")
+    return path
+
+
+def test_good_config(tmp_path):
+    """A full file loads into typed settings with defaults filled in."""
+    c = daemonconf.load(write(tmp_path, GOOD))
+    assert [(a.name, a.lines) for a in c.ami] == [("pbx1", 12), ("pbx2", 30)]
+    assert c.dialer.grace == 1.5 and c.dialer.amd is True and c.dialer.ring_timeout == 25.0
+    assert c.agents.names == ("agent1", "agent2") and c.agents.simulated
+    assert c.http_endpoint.endswith("interface=127.0.0.1")
+    assert "s3cret" not in repr(c)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        (("lines = 12", 'lines = "ten"'), r"\[\[ami\]\]\[0\]\.lines", "whole number"),
+        (('secret = "other"\n', ""), r"\[\[ami\]\]\[1\]\.secret", "missing"),
+        (('name = "pbx2"', 'name = "pbx1"'), r"\[\[ami\]\]\[1\]\.name", "duplicate"),
+        (("grace = 1.5", "grace = 5"), r"\[dialer\]\.grace", "2 s"),
+        (("grace = 1.5", "graze = 1"), r"\[dialer\]\.graze", "unknown key"),
+        (("amd = true", 'amd = "yes"'), r"\[dialer\]\.amd", "true or false"),
+        (
+            ('endpoint = "tcp:127.0.0.1:5039"', 'endpoint = "tcp:10.0.0.5:5038"'),
+            r"\[\[ami\]\]\[1\]\.endpoint",
+            "loopback",
+        ),
+        (('names = ["agent1", "agent2"]', 'names = ["a", "a"]'), r"\[agents\]\.names", "duplicate"),
+        (("[agi]", '[agi]\nendpoint = "tcp:4573"'), r"\[agi\]\.endpoint", "interface"),
+    ],
+)
+def test_errors_name_file_key_problem(tmp_path, change, key, problem):
+    """Each mistake is reported with the file, the key and what is wrong."""
+    path = write(tmp_path, GOOD.replace(*change, 1))
+    with pytest.raises(ConfigError, match=rf"dialer\.toml: {key}: .*{problem}"):
+        daemonconf.load(path)
+
+
+def test_missing_scripts_dir(tmp_path):
+    """A questionnaire directory that does not exist is named."""
+    path = tmp_path / "d.toml"
+    path.write_text('[[ami]]\nsecret = "x"\n[agi]\nscripts = "nope"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"d\.toml: \[agi\]\.scripts: directory nope"):
+        daemonconf.load(path)
+
+
+def test_no_ami(tmp_path):
+    """A file without any AMI server is refused."""
+    path = tmp_path / "d.toml"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[\[ami\]\]"):
+        daemonconf.load(path)
+
+
+def test_bad_toml(tmp_path):
+    """Broken TOML names the file."""
+    path = tmp_path / "d.toml"
+    path.write_text("[[ami]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"d\.toml: invalid TOML"):
+        daemonconf.load(path)
+
+
+def test_check_config_cli(tmp_path, capsys):
+    """`dialer check-config --config FILE` prints OK, or one error line and exit 1."""
+    from dialer.cli import main
+
+    good = write(tmp_path, GOOD)
+    assert main(["check-config", "--config", str(good), "--no-db"]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[ami]]\nlines = 0\nsecret = 'x'\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(bad), "--no-db"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml: [[ami]][0].lines" in err and err.count("\n") == 1

@@ -41,7 +41,10 @@ def build_report(
 
 def report_command(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
-    with engine.connect() as conn:
+    with (
+        Console(stderr=True).status("checking the frame / 正在检查样本框..."),
+        engine.connect() as conn,
+    ):
         figures, pairs, dnc = build_report(conn)
     print_report(figures, pairs, dnc, Console(), every_unit=args.all)
     if args.xlsx:

@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 def draw_command(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
     console = Console()
-    with engine.begin() as conn:
+    with Console(stderr=True).status("drawing / 正在抽样..."), engine.begin() as conn:
         result = draw_sample(
             conn,
             name=args.campaign,

@@ -96,9 +96,12 @@ def run_build(args: argparse.Namespace) -> int:
         f" {len(result.kept_human)} human recording(s)"
         f" / 生成 {len(result.made)}，保留合成 {len(result.kept_tts)}，真人录音 {len(result.kept_human)}"
     )
+    bad = result.unplayable()
+    for path, problem in bad:
+        print(f"{path}: {problem} / 录音格式不对", file=sys.stderr)
     if result.made or result.kept_tts:
         print(ADVICE)
-    return 0
+    return 1 if bad else 0
 
 
 def run_list(args: argparse.Namespace) -> int:

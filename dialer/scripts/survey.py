@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from dialer.errors import InputError
 from dialer.surveys import flow, loader
 from dialer.surveys.model import Script
-from dialer.surveys.prompts import needed, other_format
+from dialer.surveys.prompts import audio_problem, needed, other_format
 
 
 def register(subparsers: Any) -> None:
@@ -71,10 +71,26 @@ def run_check(args: argparse.Namespace) -> int:
             root = Path(args.sounds)
             for sound in needed(script):
                 path = sound.path(root, script.id)
-                if not path.exists() and other_format(path) is None:
+                present = path if path.exists() else other_format(path)
+                if present is None:
                     problems.append(
                         loader.Problem(
-                            name, 0, f"sounds/{sound.language}", f"missing {path}", "warning"
+                            name,
+                            _line(script, sound.name),
+                            f"sounds/{sound.language}",
+                            f"missing {path}",
+                            "warning",
+                        )
+                    )
+                    continue
+                trouble = audio_problem(present)
+                if trouble is not None:
+                    problems.append(
+                        loader.Problem(
+                            name,
+                            _line(script, sound.name),
+                            f"sounds/{sound.language}",
+                            f"{present}: {trouble}",
                         )
                     )
         errors = [p for p in problems if p.severity == "error"]
@@ -88,6 +104,20 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{name}: OK / 通过 — {summary(script)}; {len(warnings)} warning(s) / 警告")
             failed = failed or (args.strict and bool(warnings))
     return 1 if failed else 0
+
+
+def _line(script: Script, sound_name: str) -> int:
+    """The line defining what a sound file says (its prompt, unit or question)."""
+    kind, _, rest = sound_name.partition("-")
+    if kind == "unit" and rest in script.units:
+        return script.units[rest].line
+    if kind == "option":
+        owner = rest.rsplit("-", 1)[0]
+        if owner in script.scales:
+            return script.scales[owner].line
+        return next((q.line for _, q in script.questions() if q.id == owner), 0)
+    prompt = script.prompts.get(kind)
+    return prompt.line if prompt is not None else 0
 
 
 def run_try(

@@ -34,6 +34,7 @@ import shutil
 import string
 import subprocess
 import tempfile
+import wave
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -303,11 +304,54 @@ def other_format(path: Path) -> Path | None:
     return None
 
 
+def audio_problem(path: Path) -> str | None:
+    """Why Asterisk cannot play C{path} as a prompt, or None when it looks right."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return f"cannot read: {e.strerror}"
+    if size == 0:
+        return "empty file"
+    fix = f"convert: sox IN -r {RATE} -c 1 -b 16 -e signed-integer {path.name}"
+    if path.suffix == ".wav":
+        try:
+            with wave.open(str(path), "rb") as w:
+                channels, rate, width, frames = (
+                    w.getnchannels(),
+                    w.getframerate(),
+                    w.getsampwidth(),
+                    w.getnframes(),
+                )
+        except (wave.Error, EOFError):
+            return f"not a PCM WAV file; {fix}"
+        if (channels, rate, width) != (1, RATE, 2):
+            return (
+                f"{rate} Hz, {channels} channel(s), {8 * width}-bit: Asterisk's wav needs"
+                f" {RATE} Hz 16-bit mono; {fix}"
+            )
+        if frames == 0:
+            return "no audio in the file"
+    elif path.suffix == ".sln" and size % 2:
+        return "odd size: not 16-bit signed linear"
+    elif path.suffix == ".gsm" and size % 33:
+        return "size is not a multiple of 33: not raw GSM 06.10 frames"
+    return None
+
+
 @dataclass(frozen=True)
 class BuildResult:
     made: list[Path]
     kept_tts: list[Path]
     kept_human: list[Path]
+
+    def unplayable(self) -> list[tuple[Path, str]]:
+        """Human recordings Asterisk cannot play as they are."""
+        out = []
+        for path in self.kept_human:
+            problem = audio_problem(path)
+            if problem is not None:
+                out.append((path, problem))
+        return out
 
 
 def _read_manifest(directory: Path) -> dict[str, str]:

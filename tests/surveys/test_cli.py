@@ -79,6 +79,24 @@ def test_prompts_build_and_list(small, tmp_path, capsys):
     assert any(line.endswith("\t金城江区") for line in lines)
 
 
+def test_check_and_build_report_bad_human_recordings(small, tmp_path, capsys):
+    """A 44.1 kHz recording dropped in is an error for check --sounds and build."""
+    snd = tmp_path / "snd"
+    path = snd / "minyi/small/zh-CN/hello.wav"
+    path.parent.mkdir(parents=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(b"\0\1" * 4410)
+    assert cli.main(["survey", "check", "--sounds", str(snd), str(small)]) == 1
+    line = SMALL.splitlines().index("  hello: {zh-CN: 您好, en: Hello}") + 1
+    assert f"small.yaml:{line}: sounds/zh-CN: {path}: 44100 Hz" in capsys.readouterr().err
+    if shutil.which("espeak-ng") is not None:
+        assert cli.main(["prompts", "build", "--sounds", str(snd), str(small)]) == 1
+        assert f"{path}: 44100 Hz" in capsys.readouterr().err
+
+
 def test_prompts_build_bad_script(tmp_path, capsys):
     """A script with errors stops the build with one line naming file and line."""
     bad = tmp_path / "bad.yaml"

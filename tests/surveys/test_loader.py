@@ -392,6 +392,7 @@ def test_script_error_message(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"{path}:")
     assert any("langauges: unknown key" in str(p) for p in caught.value.problems)
+    assert any(str(p).endswith(" / 未知字段") for p in caught.value.problems)
 
 
 def test_missing_and_binary_files(tmp_path):

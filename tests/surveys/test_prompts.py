@@ -116,6 +116,29 @@ def test_recording_in_another_format_counts_as_human(tmp_path):
     assert prompts.build(SCRIPT, tmp_path).made == []
 
 
+@pytest.mark.parametrize(
+    ("rate", "channels", "words"),
+    [(8000, 1, None), (44100, 1, "44100 Hz, 1 channel(s), 16-bit"), (8000, 2, "2 channel(s)")],
+)
+def test_audio_problem_names_wrong_formats(tmp_path, rate, channels, words):
+    """A human recording at the wrong rate or in stereo is reported with the sox fix."""
+    path = tmp_path / "hello.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\1\0" * channels * 800)
+    problem = prompts.audio_problem(path)
+    if words is None:
+        assert problem is None
+    else:
+        assert problem is not None and words in problem and "sox IN -r 8000 -c 1" in problem
+    (tmp_path / "x.wav").write_bytes(b"RIFF nonsense")
+    assert "not a PCM WAV" in prompts.audio_problem(tmp_path / "x.wav")
+    (tmp_path / "y.gsm").write_bytes(b"\0" * 34)
+    assert "33" in prompts.audio_problem(tmp_path / "y.gsm")
+
+
 def test_missing_tools_are_named(monkeypatch):
     """Without espeak-ng the error says which Debian packages to install."""
     monkeypatch.setattr(prompts.shutil, "which", lambda name: None)

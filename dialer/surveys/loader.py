@@ -17,7 +17,9 @@ test-case-name: tests.surveys.test_loader
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import hashlib
 import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
@@ -377,6 +379,9 @@ def check_text(text: str, source: str = "<string>") -> tuple[Script | None, list
     if root is None:
         return None, [Problem(source, 1, "", "the file is empty")]
     script = _Builder(reader).build(root)
+    if script is not None:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        script = dataclasses.replace(script, digest=digest)
     problems = sorted(reader.problems, key=lambda p: (p.line, p.severity != "error"))
     if any(p.severity == "error" for p in problems):
         return None, problems

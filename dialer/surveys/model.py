@@ -189,6 +189,9 @@ class Script:
     max_visits: int = 3
     schema_version: int = SCHEMA_VERSION
     source: str = "<string>"
+    #: SHA-256 of the file's text (first 16 hex digits): which version of the questionnaire
+    #: an answer was given to, when the file changes during a campaign.
+    digest: str = ""
 
     def uses_contact_unit(self) -> bool:
         return any(CONTACT_UNIT in block.units for block in self.blocks)

@@ -326,6 +326,8 @@ def test_small_script_model():
     assert not script.blocks[2].questions[2].substantive
     assert script.blocks[2].questions[1].options[0].goto == "q_num"
     assert script.closing["complete"] == ("thanks",)
+    assert len(script.digest) == 16
+    assert loader.loads(SMALL + "\n# a comment\n", "small.yaml").digest != script.digest
 
 
 def test_goto_loop_with_exit_is_a_warning():

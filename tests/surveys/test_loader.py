@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dialer.surveys import loader
 from dialer.surveys.model import CONTACT_UNIT
@@ -436,3 +438,45 @@ def test_example_units_match_demo_data():
     }
     counties = [r for r in rows if r["kind"] == "county"]
     assert len(counties) == 11
+
+
+_LINES = SMALL.splitlines()
+_edits = st.lists(
+    st.tuples(
+        st.sampled_from(["drop", "dup", "value", "indent", "key"]),
+        st.integers(0, len(_LINES) - 1),
+        st.sampled_from(
+            ["", "1", "-1", "x", "[]", "{}", "yes", "null", "q_sat", "'{unit}'", "3.5"]
+        ),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_edits)
+def test_damaged_scripts_never_crash_the_checker(edits):
+    """Random damage to a valid script gives problems with lines, never an exception."""
+    lines = list(_LINES)
+    for kind, i, value in edits:
+        i %= len(lines)
+        if kind == "drop":
+            del lines[i]
+        elif kind == "dup":
+            lines.insert(i, lines[i])
+        elif kind == "value" and ":" in lines[i]:
+            lines[i] = lines[i].split(":", 1)[0] + ": " + value
+        elif kind == "indent":
+            lines[i] = "  " + lines[i]
+        elif kind == "key" and ":" in lines[i]:
+            lines[i] = lines[i].replace(":", f"{value}x:", 1)
+        if not lines:
+            lines = ["x: 1"]
+    text = "\n".join(lines) + "\n"
+    script, problems = loader.check_text(text, "small.yaml")
+    if script is None:
+        assert any(p.severity == "error" for p in problems)
+    for p in problems:
+        assert 0 <= p.line <= len(lines) + 1, str(p)
+        assert str(p).startswith("small.yaml:")

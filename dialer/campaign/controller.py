@@ -921,6 +921,9 @@ class CampaignController(Service):
                 if call.agent is not None:
                     self._track[attempt.id].agent = call.agent
                     self._track[attempt.id].live_observed = True
+                    if live_item is not None and self.agents.get(call.agent) is not None:
+                        # the agent is still on this call: not free for another one
+                        self.agents.talking(call.agent, now, attempt.id)
             if live_item is None:
                 if self.calls[attempt.id].state is CallState.WRAPUP:
                     continue  # the line is down anyway; the agent's result is awaited
@@ -955,6 +958,10 @@ class CampaignController(Service):
         if state != "6":
             return  # still ringing: its events will tell the rest
         if call.state is CallState.BRIDGED or item.get("BridgeId"):
+            if call.state is not CallState.BRIDGED and call.agent is not None:
+                # bridged before the restart but not yet written: follow it as bridged
+                self.calls[aid] = c.advance(call, c.Bridged(now, call.agent))
+                self.agents.talking(call.agent, now, aid)
             return
         if context == self.settings.survey_context or item.get("Application") == "AGI":
             self._advance(aid, c.IvrStarted(now))

@@ -1,0 +1,124 @@
+"""The simulated Asterisk goes away under the daemon (traces g1 and g3), both as subprocesses."""
+
+import socket
+import sqlite3
+import time
+
+import pytest
+
+from dialer.store import campaigns as store
+from dialer.store.engine import create_engine
+from dialer.store.migrate import upgrade
+from tests.campaign.storehelp import make_campaign, seed_frame
+from tests.faults.procs import Observer, Proc, free_port, healthy, port_open, wait_for
+from tests.faults.test_kill9 import PROFILE, config
+
+
+def counts(db_path):
+    con = sqlite3.connect(db_path)
+    try:
+        return dict(
+            con.execute(
+                "SELECT coalesce(outcome, status), count(*) FROM attempts GROUP BY 1"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+
+
+def ami_command(port, command):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"Action: Login\r\nUsername: dialer\r\nSecret: dialer\r\n\r\n")
+        s.sendall(f"Action: Command\r\nCommand: {command}\r\n\r\n".encode())
+        time.sleep(0.3)
+
+
+def setup(tmp_path):
+    db_path = tmp_path / "pbx.db"
+    url = f"sqlite:///{db_path}"
+    eng = create_engine(url)
+    upgrade(eng)
+    with eng.begin() as conn:
+        seed_frame(conn, n_units=4, per_unit=100)
+        cid = make_campaign(conn, mode="progressive")
+        store.thd_set_status(conn, cid, "running", time.time())
+    eng.dispose()
+    ami, agi, http = free_port(), free_port(), free_port()
+    (tmp_path / "profile.toml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "dialer.toml").write_text(config(tmp_path, url, ami, agi, http), encoding="utf-8")
+    sim_args = [
+        "sim",
+        "--ami",
+        f"127.0.0.1:{ami}",
+        "--agi",
+        f"127.0.0.1:{agi}",
+        "--profile",
+        str(tmp_path / "profile.toml"),
+        "--recordings",
+        str(tmp_path / "rec"),
+    ]
+    return db_path, ami, http, sim_args
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_pbx_killed_and_restarted(tmp_path):
+    """g3: Asterisk kill -9ed with calls up: the daemon pauses, reconnects, ends them as lost, dials again."""
+    db_path, ami, http, sim_args = setup(tmp_path)
+    sim = Proc([*sim_args, "--seed", "1"], tmp_path / "sim1.log")
+    daemon = observer = None
+    try:
+        wait_for(lambda: port_open(ami), 20, "the simulator")
+        daemon = Proc(["run", "--config", str(tmp_path / "dialer.toml")], tmp_path / "run.log")
+        wait_for(lambda: healthy(http), 60, "the daemon")
+        wait_for(lambda: counts(db_path).get("bridged", 0) >= 50, 30, "bridged calls")
+        sim.kill9()
+        wait_for(lambda: not healthy(http), 10, "/healthz to report the AMI down")
+        time.sleep(1.0)
+        sim = Proc([*sim_args, "--seed", "2"], tmp_path / "sim2.log")
+        wait_for(lambda: port_open(ami), 20, "the simulator again")
+        observer = Observer(ami)
+        observer.start()
+        wait_for(lambda: healthy(http), 30, "the daemon to reconnect")
+        wait_for(lambda: counts(db_path).get("lost", 0) >= 50, 15, "the calls to be ended as lost")
+        wait_for(lambda: len(observer.dials) > 0, 15, "dialing to resume")
+        c = counts(db_path)
+        assert c.get("bridged", 0) + c.get("answered", 0) + c.get("pending", 0) <= 100
+    finally:
+        if observer is not None:
+            observer.close()
+        if daemon is not None:
+            daemon.stop()
+        sim.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_pbx_core_restart_now(tmp_path):
+    """g1: `core restart now`: every call hung up with events, Shutdown, reconnect, dialing again."""
+    db_path, ami, http, sim_args = setup(tmp_path)
+    sim = Proc([*sim_args, "--seed", "3"], tmp_path / "sim.log")
+    daemon = observer = None
+    try:
+        wait_for(lambda: port_open(ami), 20, "the simulator")
+        daemon = Proc(["run", "--config", str(tmp_path / "dialer.toml")], tmp_path / "run.log")
+        wait_for(lambda: healthy(http), 60, "the daemon")
+        wait_for(lambda: counts(db_path).get("bridged", 0) >= 50, 30, "bridged calls")
+        ami_command(ami, "core restart now")
+        wait_for(lambda: not healthy(http), 10, "/healthz to report the AMI down")
+        wait_for(lambda: healthy(http), 30, "the daemon to reconnect")
+        observer = Observer(ami)
+        observer.start()
+        wait_for(lambda: len(observer.dials) > 0, 15, "dialing to resume")
+        c = counts(db_path)
+        # the restart hung the calls up with Hangup events: they end with real outcomes
+        assert (
+            sum(v for k, v in c.items() if k not in ("bridged", "answered", "pending", "lost"))
+            >= 50
+        )
+    finally:
+        if observer is not None:
+            observer.close()
+        if daemon is not None:
+            daemon.stop()
+        sim.stop()

@@ -29,7 +29,7 @@ from dialer.agi.protocol import (
 )
 from dialer.agi.replies import Environment
 
-DEFAULT_ENDPOINT = "tcp:4573:interface=127.0.0.1"
+DEFAULT_ENDPOINT = "tcp:4573:interface=127.0.0.1:backlog=1024"  # answered calls come in bursts
 
 
 class FastAGIFactory(Factory):

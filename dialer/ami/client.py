@@ -5,11 +5,13 @@ The reconnecting AMI client: a Twisted service that stays logged in to Asterisk.
 Public names (stable):
 
 - L{AMIClient}(endpoint, username, secret, clock=..., ...): a C{Service}. It runs a
-  C{twisted.application.internet.ClientService} with C{prepareConnection} doing the login
-  (plaintext or MD5 challenge), waiting (bounded) for C{FullyBooted}, starting the
-  keep-alive C{Ping}, and re-reading live channels into the L{ChannelTracker} with
-  C{CoreShowChannels}. It reconnects forever with backoff (C{retry_policy}, default
-  L{default_retry_policy}).
+  C{twisted.application.internet.ClientService} whose C{prepareConnection} starts the
+  setup of each connection: login (plaintext or MD5 challenge), a bounded wait for
+  C{FullyBooted}, the keep-alive C{Ping}, and re-reading live channels into the
+  L{ChannelTracker} with C{CoreShowChannels}. (It starts it without making ClientService
+  wait; see C{_prepare} for the Twisted limitation behind that.) It reconnects forever
+  with backoff (C{retry_policy}, default L{default_retry_policy}); failed logins push
+  the backoff up too. A refused login is logged as an error on each attempt.
   - C{client.ready}: True while a logged-in connection is usable.
   - C{client.on_state(callback)}: C{callback(True)} when the connection becomes usable,
     C{callback(False)} when it is lost (or Asterisk announces C{Shutdown}). Users that

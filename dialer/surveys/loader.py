@@ -1123,7 +1123,9 @@ class _Builder:
         entries = self.r.mapping(node, "closing", set(OUTCOMES))
         out: dict[Outcome, tuple[str, ...]] = {}
         for outcome, (_, value_node) in (entries or {}).items():
-            out[cast(Outcome, outcome)] = tuple(self._prompt_refs(value_node, f"closing.{outcome}"))
+            pids = tuple(self._prompt_refs(value_node, f"closing.{outcome}"))
+            self._placeholders(pids, value_node, f"closing.{outcome}")
+            out[cast(Outcome, outcome)] = pids
         if entries is not None and "complete" not in entries:
             self.r.warn(node, "closing.complete", "no thanks for a completed interview")
         return out

@@ -186,6 +186,14 @@ CASES = [
         "only a confirm_prompt",
     ),
     (
+        "unit in a closing prompt",
+        "  refused: [bye]",
+        "  refused: [bye, q_sat]",
+        "refused: [bye, q_sat]",
+        "closing.refused",
+        "where there is no unit",
+    ),
+    (
         "duplicate YAML key",
         "  hello: {zh-CN: 您好, en: Hello}\n",
         "  hello: {zh-CN: 您好, en: Hello}\n  hello: {zh-CN: 你好, en: Hi}\n",

@@ -545,7 +545,7 @@ def _arrive(state: State) -> tuple[State, Step]:
         if count > script.max_visits:
             return _end(state, None, "loop_limit")
         visits[slot] = count
-        state = dataclasses.replace(
+        state = _replace(
             state,
             phase="ask",
             visits=tuple(visits.items()),
@@ -668,7 +668,7 @@ def _answer(
         state.invalid,
         state.no_input,
     )
-    state = dataclasses.replace(
+    state = _replace(
         state,
         phase="answered",
         pending_key=None,

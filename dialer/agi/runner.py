@@ -239,7 +239,8 @@ class RunnerConfig:
 class RunResult:
     """How a session ended (returned by the runner; the protocol ignores it)."""
 
-    end_reason: str  # completed | hangup | timeout | malformed | error | unidentified
+    #: completed | hangup | timeout | malformed | error | store_error | unidentified
+    end_reason: str
     outcome: str | None = None  # SurveyResult value
     aapor: str | None = None
     answered: int = 0
@@ -293,7 +294,6 @@ class _Session:
         self.uniqueid = self.env.get("uniqueid") or None
         self.context: AttemptContext | None = None
         self.language: str | None = None
-        self.tries = 0
         self.event_at = 0.0
 
     async def run(self) -> RunResult:
@@ -335,8 +335,15 @@ class _Session:
             state, step = flow.next_step(state, flow.Hangup())
         while not isinstance(step, flow.End):
             if isinstance(step, flow.Answer):
-                await self._store_answer(step)  # before anything else: it must survive
-                event: flow.Event = flow.Done()
+                try:
+                    await self._store_answer(step)  # before anything else: it must survive
+                except Exception:
+                    # An answer we cannot keep must not be asked for again and again.
+                    self.log.failure("IVR attempt {attempt}: answer not stored", attempt=attempt_id)
+                    end_reason = "store_error"
+                    event: flow.Event = flow.Hangup()
+                else:
+                    event = flow.Done()
             else:
                 try:
                     event = await self._perform(step)
@@ -346,7 +353,7 @@ class _Session:
             state, step = flow.next_step(state, event)
         result = survey_result(step)
         outcome = OUTCOMES[result.value]
-        await self.runner.store.finish_session(
+        finished = self.runner.store.finish_session(
             session_id,
             self.clock.seconds(),
             result=result.value,
@@ -356,6 +363,10 @@ class _Session:
             outcome=outcome.name,
             disposition=outcome.aapor,
         )
+        try:
+            await finished
+        except Exception:
+            self.log.failure("IVR attempt {attempt}: session end not stored", attempt=attempt_id)
         if self.runner.bus is not None and self.uniqueid is not None:
             self.runner.bus.publish(
                 SurveyFinished(self.uniqueid, result.value, self.clock.seconds())
@@ -409,7 +420,6 @@ class _Session:
             self.event_at = self.clock.seconds()
             return flow.Digits(key) if key else flow.Done()
         if isinstance(step, flow.Collect):
-            self.tries = step.attempt
             event = await self._collect(step)
             self.event_at = self.clock.seconds()
             return event

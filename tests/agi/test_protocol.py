@@ -1,6 +1,8 @@
 """FastAGIProtocol over StringTransport: the b2/b3 traces replayed, hang-ups, timeouts, garbage."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -347,3 +349,25 @@ class TestLifecycle:
         d = h.protocol.send_command("ANSWER")
         h.feed(b"200 result=0\r\n")
         assert _outcome(d).result == "0"
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=40))
+def test_b3_any_split(cuts):
+    """b3 split at arbitrary points gives the same commands and outcomes as fed whole."""
+    data = traces.received(traces.B3)
+    commands = traces.sent(traces.B3)
+    whole_session, whole = _recorder(commands, dead_ok=True)
+    Harness(whole_session).feed(data)
+    session, results = _recorder(commands, dead_ok=True)
+    h = Harness(session)
+    start = 0
+    for cut in sorted(set(cuts)):
+        h.protocol.dataReceived(data[start:cut])
+        start = max(start, cut)
+    h.protocol.dataReceived(data[start:])
+    assert h.written() == commands
+    assert _kinds(results) == _kinds(whole)
+    assert [r.result for r in results if isinstance(r, Reply)] == [
+        r.result for r in whole if isinstance(r, Reply)
+    ]

@@ -74,7 +74,18 @@ class SyncStore:
 class Call:
     """One call: a runner on a protocol, a FakeAsterisk caller, the store rows afterwards."""
 
-    def __init__(self, engine, actions, *, attempt=True, args=(), language=None, chunk=0, env=None):
+    def __init__(
+        self,
+        engine,
+        actions,
+        *,
+        attempt=True,
+        args=(),
+        language=None,
+        chunk=0,
+        env=None,
+        store_cls=SyncStore,
+    ):
         with engine.begin() as conn:
             (self.attempt_id,) = seed(conn, questionnaire="t5")
         self.engine = engine
@@ -85,7 +96,7 @@ class Call:
         bus = EventBus()
         bus.subscribe(SurveyFinished, self.finished.append)
         runner = SurveyRunner(
-            SyncStore(engine),
+            store_cls(engine),
             lambda name: T5,
             self.clock,
             RunnerConfig(recordings_dir="/rec"),
@@ -180,6 +191,24 @@ def test_answer_written_before_next_question(engine):
     assert len(call.latencies) == 6
     assert all(latency == 0 for latency in call.latencies)  # inline store: no delay
     assert commands.index("GET DATA minyi/t5/zh-CN/scale_sat 5000 1") < len(commands)
+
+
+class BrokenStore(SyncStore):
+    """A store whose second answer write fails (a database error)."""
+
+    def record_answer(self, answer):
+        if self.writes:
+            return defer.fail(RuntimeError("database is locked"))
+        return super().record_answer(answer)
+
+
+def test_store_failure_ends_survey(engine):
+    """An answer that cannot be stored ends the survey: no more questions, the session says why."""
+    call = Call(engine, FULL, store_cls=BrokenStore)
+    assert sorted(call.answers()) == ["q1"]
+    assert call.session().end_reason == "store_error"
+    assert not call.commands("GET DATA minyi/t5/zh-CN/q3")
+    assert call.asterisk.closed_by_server
 
 
 def test_survey_finished_published(engine):

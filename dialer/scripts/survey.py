@@ -1,4 +1,4 @@
-"""`dialer survey check FILE...` and `dialer survey try FILE`: validate and rehearse questionnaires."""
+"""`dialer survey check|try|show`: validate, rehearse and print questionnaires."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def register(subparsers: Any) -> None:
     rehearse.add_argument("--unit", metavar="CODE", help="the contact's unit / 受访者所属单位")
     rehearse.add_argument("--language", metavar="LANG", help="e.g. zh-CN, en / 语言")
     rehearse.set_defaults(func=run_try)
+    show = sub.add_parser(
+        "show",
+        help="print a questionnaire as a readable outline / 打印问卷大纲",
+        description="Print the questionnaire as Markdown for review (questions, options, codes,"
+        " skip logic) with an estimate of its length. / 以 Markdown 打印问卷，供审阅。",
+    )
+    show.add_argument("file", metavar="FILE")
+    show.add_argument("--language", metavar="LANG", help="e.g. zh-CN, en / 语言")
+    show.add_argument(
+        "--sounds", metavar="DIR", help="time the estimate with the sound files under DIR"
+    )
+    show.set_defaults(func=run_show)
 
 
 def summary(script: Script) -> str:
@@ -173,4 +185,155 @@ def run_try(
         f"end: {step.outcome} (AAPOR {step.aapor}), {step.reason},"
         f" {step.answered}/{step.applicable} answered\n"
     )
+    return 0
+
+
+#: Speaking rates for the length estimate when there are no sound files.
+_CHARS_PER_SECOND = {"zh": 4.5}
+_WORDS_PER_SECOND = 2.6
+#: Seconds a caller takes to press a key after a question.
+_THINK_SECONDS = 2.5
+
+
+def _speech_seconds(text: str, language: str) -> float:
+    rate = _CHARS_PER_SECOND.get(language.split("-")[0])
+    if rate is not None:
+        return sum(1 for c in text if c.isalnum()) / rate
+    return len(text.split()) / _WORDS_PER_SECOND
+
+
+def _sound_seconds(path: Path) -> float | None:
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / float(w.getframerate())
+    except (OSError, wave.Error, EOFError):
+        return None
+
+
+def estimate_seconds(script: Script, language: str, sounds: Path | None = None) -> float:
+    """Length of a complete interview, with unconditional questions answered at once."""
+    from dialer.surveys.prompts import pieces
+
+    unit = next(iter(script.units), None)
+
+    def say(pid: str) -> float:
+        total = 0.0
+        for piece in pieces(script, pid, language, unit_code=unit):
+            timed = None
+            if sounds is not None:
+                from dialer.surveys.prompts import sound_dir
+
+                timed = _sound_seconds(
+                    sounds / sound_dir(script.id, language) / f"{piece.name}.wav"
+                )
+            total += timed if timed is not None else _speech_seconds(piece.text, language)
+        return total
+
+    seconds = sum(say(pid) for pid in script.intro)
+    for block in script.blocks:
+        times = max(1, len(block.units))
+        for question in block.questions:
+            if question.ask_if:
+                continue
+            asked = sum(say(pid) for pid in question.prompts)
+            if question.kind == "record":
+                asked += 10.0  # a short comment
+            else:
+                asked += _THINK_SECONDS
+            if question.confirm:
+                asked += say(question.confirm_prompt) + _THINK_SECONDS
+            seconds += asked * times
+    seconds += sum(say(pid) for pid in script.closing.get("complete", ()))
+    return seconds
+
+
+def run_show(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    script = loader.load(args.file)
+    lang = args.language or script.languages[0]
+    if lang not in script.languages:
+        raise InputError(
+            f"language {lang!r} not in {', '.join(script.languages)} / 问卷不支持该语言"
+        )
+
+    def text(pid: str) -> str:
+        return script.prompts[pid].text[lang]
+
+    def label(names: Any) -> str:
+        return str(names.get(lang) or next(iter(names.values()), ""))
+
+    w = out.write
+    w(f"# {label(script.title) if script.title else script.id}\n\n")
+    w(
+        f"`{script.id}` · schema {script.schema_version} · digest {script.digest} ·"
+        f" {', '.join(script.languages)}\n\n"
+    )
+    if script.intro:
+        w("**Intro / 开场**\n\n")
+        for pid in script.intro:
+            w(f"> {text(pid)}\n")
+        w("\n")
+    names = {code: label(u.name) for code, u in script.units.items()}
+    for block in script.blocks:
+        if block.units:
+            about = ", ".join(
+                "the contact's unit / 受访者所属单位" if c == "contact" else names.get(c, c)
+                for c in block.units
+            )
+            w(f"## {block.id} — for each unit / 按单位: {about}\n\n")
+        else:
+            w(f"## {block.id}\n\n")
+        for question in block.questions:
+            said = " ".join(text(pid) for pid in question.prompts)
+            w(f"**{question.id}** ({question.kind}) {said}\n\n")
+            notes = []
+            if question.ask_if:
+                conds = "; ".join(
+                    f"{c.question} ∈ {{{', '.join(map(str, c.codes))}}}" for c in question.ask_if
+                )
+                notes.append(f"ask only if / 仅当 {conds}")
+            if question.confirm:
+                notes.append("read back, # confirms / 复述确认")
+            if question.goto:
+                notes.append(f"then / 然后 → {question.goto}")
+            if not question.substantive:
+                notes.append("not substantive / 非实质题")
+            if question.kind == "number":
+                notes.append(
+                    f"{question.min_digits}-{question.max_digits} digits,"
+                    f" {question.min_value}..{question.max_value}"
+                )
+            if question.kind == "record":
+                notes.append(
+                    f"≤ {question.max_seconds} s, ends on # or {question.silence_seconds} s silence"
+                )
+            else:
+                notes.append(
+                    f"timeout {question.timeout:g} s, {question.max_invalid} wrong keys,"
+                    f" {question.max_no_input} silences, then {question.on_fail}"
+                )
+            for note in notes:
+                w(f"- _{note}_\n")
+            for o in question.options:
+                extra = []
+                if o.weight is not None:
+                    extra.append(f"weight {o.weight:g}")
+                if o.goto:
+                    extra.append(f"→ {o.goto}")
+                if o.end:
+                    extra.append(f"ends: {o.end}")
+                tail = f" ({'; '.join(extra)})" if extra else ""
+                w(f"- key {o.key} = code {o.code}: {label(o.label)}{tail}\n")
+            w("\n")
+    if script.closing:
+        w("**Closing / 结束语**\n\n")
+        for outcome, pids in script.closing.items():
+            w(f"- {outcome}: {' '.join(text(pid) for pid in pids)}\n")
+        w("\n")
+    sounds = Path(args.sounds) if getattr(args, "sounds", None) else None
+    seconds = estimate_seconds(script, lang, sounds)
+    how = "timed from the sound files" if sounds is not None else "estimated from the text"
+    w(f"Complete interview / 完整访问: about {seconds / 60:.1f} min ({how}).\n")
     return 0

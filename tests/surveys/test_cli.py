@@ -124,3 +124,36 @@ def test_try_hang_up(small):
     args = argparse.Namespace(file=str(small), unit="U1", language="en")
     assert survey.run_try(args, io.StringIO("\nh\n"), out) == 0
     assert "end: refused (AAPOR 2.11), hangup" in out.getvalue()
+
+
+def test_show_outlines_the_questionnaire(small):
+    """`survey show` prints questions, codes, skip logic and a length estimate."""
+    out = io.StringIO()
+    args = argparse.Namespace(file=str(small), language="en", sounds=None)
+    assert survey.run_show(args, out) == 0
+    text = out.getvalue()
+    assert text.startswith("# Small\n")
+    assert "**q_why** (choice) Why" in text
+    assert "- _ask only if / 仅当 q_sat ∈ {3}_" in text
+    assert "- key 3 = code 3: not satisfied (weight 0)" in text
+    assert "- key 1 = code 1: again (→ q_num)" in text
+    assert "- key 2 = code 2: decline (ends: refused)" in text
+    assert "estimated from the text" in text
+
+
+def test_length_estimate_uses_sound_files(small, tmp_path):
+    """With sound files the estimate is their playing time (plus think time)."""
+    script = survey.loader.load(small)
+    guess = survey.estimate_seconds(script, "zh-CN")
+    assert 10 < guess < 120
+    snd = tmp_path / "snd"
+    for sound in survey.needed(script):
+        path = sound.path(snd, script.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\0\0" * 80000)  # 10 s each
+    timed = survey.estimate_seconds(script, "zh-CN", snd)
+    assert timed > guess + 60

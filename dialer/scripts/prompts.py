@@ -51,7 +51,9 @@ def register(subparsers: Any) -> None:
                 action="store_true",
                 help="remake every synthetic file (human recordings are kept) / 重新合成",
             )
-            p.add_argument("--jobs", type=int, default=None, help="parallel TTS processes")
+            p.add_argument(
+                "--jobs", type=int, default=None, help="parallel TTS processes / 并行合成进程数"
+            )
         p.set_defaults(func=func)
 
 

@@ -13,7 +13,8 @@ Originate's C{Variable:} headers) sets:
 
 Both may instead be passed as C{key=value} AGI arguments, which are read first and
 save a round trip each: C{AGI(agi://127.0.0.1:4573/survey,attempt=42,language=en)}.
-Otherwise the runner asks with C{GET VARIABLE MINYI_ATTEMPT} / C{GET VARIABLE MINYI_LANGUAGE}.
+Otherwise the runner asks for both in one round trip:
+C{GET FULL VARIABLE "${MINYI_ATTEMPT}|${MINYI_LANGUAGE}"}.
 
 When the questionnaire ends the runner publishes L{dialer.events.SurveyFinished} (keyed
 by C{agi_uniqueid}, which is the ChannelId the controller gave Originate) on the event
@@ -394,11 +395,14 @@ class _Session:
     async def _identify(self) -> tuple[int, str | None] | None:
         args = parse_args(self.env.args)
         raw_attempt = args.get("attempt")
-        if raw_attempt is None:
-            raw_attempt = await self._variable(ATTEMPT_VARIABLE)
         language = args.get("language")
-        if language is None:
-            language = await self._variable(LANGUAGE_VARIABLE)
+        if raw_attempt is None or language is None:
+            expression = f"${{{ATTEMPT_VARIABLE}}}|${{{LANGUAGE_VARIABLE}}}"
+            reply = await self.agi.send_command(replies.get_full_variable(expression), dead_ok=True)
+            values = (reply.data or "").split("|", 1) if reply.value == 1 else []
+            values += [""] * (2 - len(values))
+            raw_attempt = raw_attempt if raw_attempt is not None else values[0].strip()
+            language = language if language is not None else values[1].strip()
         if not raw_attempt or not raw_attempt.isdigit():
             self.log.error(
                 "IVR {uniqueid}: no usable {name} on the channel; ending the session",
@@ -407,10 +411,6 @@ class _Session:
             )
             return None
         return int(raw_attempt), language or None
-
-    async def _variable(self, name: str) -> str | None:
-        reply = await self.agi.send_command(replies.get_variable(name), dead_ok=True)
-        return reply.data if reply.value == 1 else None
 
     # -- steps -----------------------------------------------------------------
 

@@ -29,6 +29,7 @@ not depend on where TCP splits them.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -174,7 +175,7 @@ class FakeAsterisk:
             self.protocol.dataReceived(data[i : i + size])
 
     def _verb(self, line):
-        for verb in (*MEDIA, "GET VARIABLE", "VERBOSE", "HANGUP", "SET VARIABLE"):
+        for verb in (*MEDIA, "GET FULL VARIABLE", "GET VARIABLE", "VERBOSE", "HANGUP"):
             if line.startswith(verb):
                 return verb
         return line.split(" ")[0]
@@ -190,10 +191,13 @@ class FakeAsterisk:
     def _answer(self, line):
         verb = self._verb(line)
         args = _words(line[len(verb) :].strip())
+        if verb == "GET FULL VARIABLE":
+            text = re.sub(r"\$\{(\w+)\}", lambda m: self.variables.get(m.group(1), ""), args[0])
+            return [f"200 result=1 ({text})"]
         if verb == "GET VARIABLE":
             value = self.variables.get(args[0])
             return ["200 result=0" if value is None else f"200 result=1 ({value})"]
-        if verb == "VERBOSE" or verb == "SET VARIABLE":
+        if verb == "VERBOSE" or line.startswith("SET VARIABLE"):
             return ["200 result=1"]
         if verb == "HANGUP":
             self.hung_up = True

@@ -176,7 +176,10 @@ def test_full_survey(engine):
     assert (attempt.outcome, attempt.disposition, attempt.mode) == ("complete", "1.1", "ivr")
     assert call.asterisk.closed_by_server
     assert call.result.outcome == "complete"
-    assert call.asterisk.commands[2] == "ANSWER"  # after GET VARIABLE MINYI_ATTEMPT, MINYI_LANGUAGE
+    assert call.asterisk.commands[:2] == [
+        'GET FULL VARIABLE "${MINYI_ATTEMPT}|${MINYI_LANGUAGE}"',
+        "ANSWER",
+    ]
     assert call.commands('STREAM FILE minyi/t5/zh-CN/thanks ""')  # the closing prompt
     assert call.commands("RECORD FILE /rec/") == [
         f'RECORD FILE /rec/{attempt.campaign_id}/{call.attempt_id}-q_comment wav "#" 30000 BEEP s=3'
@@ -332,7 +335,7 @@ def test_attempt_from_args(engine):
         attempt_id = seed(conn, questionnaire="t5")[0] + 1  # the Call seeds the next one
     call = Call(engine, FULL, attempt=False, args=(f"attempt={attempt_id}", "language=en"))
     assert call.attempt_id == attempt_id
-    assert not call.commands("GET VARIABLE")
+    assert not call.commands("GET FULL VARIABLE")
     assert call.answers()["q1"].language == "en"
     assert call.commands('STREAM FILE minyi/t5/en/welcome "*#"')
 
@@ -380,9 +383,8 @@ def test_b2_through_runner(engine, size):
     b2 = traces.B2
     actions = [Raw((*traces.replies_to(b2, 'STREAM FILE tt-monkeys "12#"'), "HANGUP"), True)]
     call = Call(engine, actions, chunk=size, env=traces.environment_bytes(b2))
-    assert call.asterisk.commands[:3] == [
-        "GET VARIABLE MINYI_ATTEMPT",
-        "GET VARIABLE MINYI_LANGUAGE",
+    assert call.asterisk.commands[:2] == [
+        'GET FULL VARIABLE "${MINYI_ATTEMPT}|${MINYI_LANGUAGE}"',
         "ANSWER",
     ]
     assert call.answers() == {}

@@ -64,7 +64,7 @@ def test_shim_runs_a_survey(db):
     url, engine, attempt_id = db
     actions = ["1", "2", "#", "12#", "1", "4", ("speak#", 2.0)]
     commands = _run_shim(url, actions, {"MINYI_ATTEMPT": str(attempt_id)})
-    assert commands[:3] == ["GET VARIABLE MINYI_ATTEMPT", "GET VARIABLE MINYI_LANGUAGE", "ANSWER"]
+    assert commands[:2] == ['GET FULL VARIABLE "${MINYI_ATTEMPT}|${MINYI_LANGUAGE}"', "ANSWER"]
     with engine.connect() as conn:
         answers = store.thd_answers(conn, attempt_id)
         session = store.thd_ivr_session(conn, attempt_id)

@@ -176,6 +176,8 @@ class FastAGIProtocol(LineOnlyReceiver):
             return defer.fail(AGIError("no command before the environment block"))
         if self.hung_up and not dead_ok:
             return defer.fail(CallHungUp("the channel has hung up"))
+        if "\n" in line or "\r" in line:
+            return defer.fail(ValueError("one AGI command per line: no line breaks"))
         slot: list[_Pending] = []
 
         def cancel(d: defer.Deferred[Reply]) -> None:

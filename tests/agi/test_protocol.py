@@ -194,6 +194,13 @@ class TestHangup:
         h.feed(b"HANGUP\n")
         assert d.called
 
+    def test_no_line_break_injection(self):
+        """A command containing a line break is refused, not sent as two commands."""
+        h, agi = self._started()
+        before = h.transport.value()
+        assert isinstance(_outcome(agi.send_command("VERBOSE x\nHANGUP")), ValueError)
+        assert h.transport.value() == before
+
     def test_510_is_command_error(self):
         """A 510 reply fails that command only; the session goes on."""
         h, agi = self._started()

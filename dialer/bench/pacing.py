@@ -4,7 +4,8 @@
 shift of the issue's scenario (L{dialer.pacing.scenario}) on a virtual clock and reports:
 utilisation (talk time / logged-in time), abandonment % (abandoned / live-answered), completes per
 agent-hour, mean idle gap between calls, dials per hour, the worst clock hour's abandonment,
-answer-to-agent latency p50/p99 and the pacing decision time p99.
+answer-to-agent latency p50/p99 and the pacing decision time p99 (CPU time of the deciding
+thread, so that other load on the machine does not inflate it).
 
 C{--engine harness} (the default) runs the fast pacing harness (L{dialer.pacing.harness}): the
 same policies, model, ledger and snapshot as the engine, with simulated agents and calls.
@@ -124,7 +125,7 @@ def run_one(scenario: Scenario, mode: str, seed: int, engine: str = "harness") -
     """One shift of C{scenario} with the policy of C{mode}."""
     policy = policy_for_mode(mode)
     if engine == "harness":
-        return run_shift(scenario, policy, seed, timer=time.perf_counter)
+        return run_shift(scenario, policy, seed, timer=time.thread_time)
     try:
         real = importlib.import_module("dialer.campaign.benchrun")
     except ImportError as e:
@@ -132,7 +133,7 @@ def run_one(scenario: Scenario, mode: str, seed: int, engine: str = "harness") -
             "--engine real needs dialer.campaign.benchrun, which is not there yet"
             " / 真实引擎基准尚未提供"
         ) from e
-    result: RunResult = real.run_shift(scenario, policy, seed, timer=time.perf_counter)
+    result: RunResult = real.run_shift(scenario, policy, seed, timer=time.thread_time)
     return result
 
 

@@ -199,7 +199,8 @@ class PacingModel:
     @param ring_timeout: the originate timeout the engine uses: every dial's outcome is known
         at most this long (plus answering-machine detection) after it was made.
     @param grace: seconds an answered call may wait for an agent before it is abandoned.
-    @param horizon: seconds ahead the forecast looks (a live answer later than this is ignored).
+    @param horizon: seconds ahead the forecast looks (a live answer later than this is ignored;
+        default: the ring timeout plus the grace time).
     """
 
     TALK_BINS = 3600
@@ -211,7 +212,7 @@ class PacingModel:
         *,
         ring_timeout: float = 25.0,
         grace: float = 2.0,
-        horizon: int = 32,
+        horizon: int | None = None,
         priors: Priors | None = None,
         answer_window: float = 500.0,
         duration_window: float = 1000.0,
@@ -219,7 +220,8 @@ class PacingModel:
     ) -> None:
         pr = priors or Priors()
         self.grace = grace
-        self.horizon = horizon
+        # a live answer comes before the ring timeout: look that far ahead, plus the grace
+        self.horizon = horizon or math.ceil(ring_timeout + grace)
         self.rebuild_every = rebuild_every
         self.answer_rate = AnswerRate(
             pr.answer_rate, pr.weight * 2, answer_window, resolve_after=ring_timeout + 5.0

@@ -16,12 +16,13 @@ at a time while the call just added would, if answered, most likely find an agen
     time distribution.  C{P(D(s) <= 0)} is the upper tail of a sum of Bernoulli terms: computed
     exactly (a truncated dynamic programme) for small teams, and by a skew-corrected normal
     approximation for large ones.
-  - The candidate is launched while its risk is at most C{theta}.  C{theta} is trimmed every
-    C{interval} seconds by an integral controller so that the campaign's abandonment rate
-    (abandoned / live-answered, the worse of whole-campaign and rolling 24 h) tracks C{setpoint},
-    below the legal C{target}.  The controller never loosens on too few answers, and tightens at
-    once when the ledger is over the set-point (Scrapy's AutoThrottle lesson: never let anomalies
-    push towards aggression).
+  - The candidate is launched while its risk is at most C{theta}.  C{theta} follows the
+    campaign's abandonment budget (abandoned / live-answered, the worse of whole-campaign and
+    rolling 24 h): it is proportional, in log space, to the surplus C{setpoint * live - abandoned}
+    (so it tightens at once after abandonments), with a slow integral on top.  The set-point sits
+    below the legal C{target} by a margin that shrinks as the ledger fills.  The controller never
+    loosens on too few answers (Scrapy's AutoThrottle lesson: never let anomalies push towards
+    aggression).
 
 Pure: no clock, no I/O, no Twisted.
 
@@ -113,10 +114,16 @@ class Predictive:
     Launch calls while the next one's chance of finding no agent is at most C{theta}.
 
     @param target: the legal cap on abandoned / live-answered (default 3 %).
-    @param setpoint: the rate the controller steers the campaign to.
+    @param setpoint: the highest rate the controller steers the campaign to.
+    @param setpoint_min: the lowest.
+    @param margin_z: between the two, the set-point keeps C{margin_z} standard deviations of
+        one control horizon's abandonments below the target: cautious while the ledger holds
+        few answers, closer to the target as it fills (0: always C{setpoint}).
     @param theta: the starting risk threshold.
-    @param gain: the integral gain on log(theta) per control step, for a relative error of 1.
-    @param interval: seconds between control steps.
+    @param gain: gain on log(theta) per unit of scaled budget surplus.
+    @param gain_i: gain of the slow second integral, per control step.
+    @param interval: seconds between steps of the slow integral.
+    @param horizon_s: seconds over which budget deviations are corrected.
     @param min_answers: live answers needed before the controller may loosen.
     @param exact_below: use the exact tail while the count threshold is below this.
     @param max_launch: most calls launched in one tick.
@@ -127,7 +134,9 @@ class Predictive:
     def __init__(
         self,
         target: float = 0.03,
-        setpoint: float = 0.025,
+        setpoint: float = 0.029,
+        setpoint_min: float = 0.02,
+        margin_z: float = 3.0,
         theta: float = 0.03,
         theta_min: float = 0.002,
         theta_max: float = 0.5,
@@ -141,6 +150,9 @@ class Predictive:
     ) -> None:
         self.target = target
         self.setpoint = setpoint
+        self.setpoint_min = setpoint_min
+        self.margin_z = margin_z
+        self.current_setpoint = setpoint
         self.theta = theta
         self.theta_min = theta_min
         self.theta_max = theta_max
@@ -179,9 +191,15 @@ class Predictive:
         elapsed = max(now - self._start, 1.0)
         # expected abandonments over the control horizon at the set-point
         per_second = live / elapsed if live >= self.min_answers else 0.0
-        expected = self.setpoint * per_second * self.horizon_s
+        expected = self.target * per_second * self.horizon_s
         scale = math.sqrt(expected + 1.0)
-        surplus = (self.setpoint * live - abandoned) / scale
+        setpoint = self.setpoint
+        if self.margin_z > 0:
+            # keep z standard deviations of one horizon's abandonments below the target
+            room = self.target - self.margin_z * scale / max(live, self.min_answers)
+            setpoint = min(self.setpoint, max(self.setpoint_min, room))
+        self.current_setpoint = setpoint
+        surplus = (setpoint * live - abandoned) / scale
         if live < self.min_answers:
             surplus = min(surplus, 0.0)  # no loosening without evidence
         if self._last_control is None:

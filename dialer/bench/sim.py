@@ -51,19 +51,17 @@ class _Survey(LineOnlyReceiver):
             return
         if line == b"HANGUP" or line.startswith((b"Send", b"It ", b"<", b" ")):
             return
-        if self.step >= len(self.script):
-            return
         self.stats["agi_replies"] += 1
+        if self.step >= len(self.script):  # the reply to HANGUP: the survey is done
+            self.stats["surveys_done"] += 1
+            cast(Any, self.transport).loseConnection()
+            return
         if line.startswith(b"200 result=-1") or line.startswith(b"511"):
             cast(Any, self.transport).loseConnection()
             return
         self._send()
 
     def _send(self) -> None:
-        if self.step >= len(self.script):
-            self.stats["surveys_done"] += 1
-            cast(Any, self.transport).loseConnection()
-            return
         cmd = self.script[self.step]
         self.step += 1
         cast(Any, self.transport).write(cmd.encode() + b"\n")

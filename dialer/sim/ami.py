@@ -62,6 +62,7 @@ class AMISession(protocol.Protocol):
         self.authenticated = False
         self.username = ""
         self.events_on = True
+        self.event_classes: frozenset[str] | None = None  # None: every class
         self.challenge: str | None = None
         self.closing = False
         self.session_id = f"0x{sim.rng.getrandbits(44):x}"
@@ -105,9 +106,30 @@ class AMISession(protocol.Protocol):
             self._write(msg.serialize())
 
     def event(self, msg: Message) -> None:
-        """An event from the PBX (sent when logged in and events are on)."""
-        if self.authenticated and self.events_on:
-            self.send(msg)
+        """An event from the PBX (sent when logged in and its class is wanted)."""
+        if not (self.authenticated and self.events_on):
+            return
+        wanted = self.event_classes
+        if wanted is not None:
+            headers = msg.headers
+            # Events put Privilege second; avoid building a look-up index per event.
+            priv = headers[1][1] if len(headers) > 1 and headers[1][0] == "Privilege" else ""
+            classes = priv.lower().split(",")
+            if not wanted.intersection(classes):
+                return
+        self.send(msg)
+
+    def set_event_mask(self, mask: str) -> None:
+        """C{on}/C{all}, C{off}, or a list of classes (C{call,agi,system}), as Asterisk."""
+        mask = mask.strip().lower()
+        if mask in ("on", "yes", "true", "all", "1"):
+            self.events_on, self.event_classes = True, None
+        elif mask in ("off", "no", "false", "0", ""):
+            self.events_on, self.event_classes = False, None
+        else:
+            classes = frozenset(c.strip() for c in mask.split(",") if c.strip())
+            self.events_on = bool(classes)
+            self.event_classes = None if "all" in classes else classes
 
     def is_closing(self) -> bool:
         """True once the session is closing (after Logoff or a failed login)."""
@@ -248,6 +270,8 @@ class AMISession(protocol.Protocol):
             return
         self.authenticated = True
         self.username = user
+        if msg.get("Events") is not None:
+            self.set_event_mask(msg.get("Events") or "")
         self.reply(msg, "Success", [("Message", "Authentication accepted")])
         if self.sim.booted:
             self.send(self.sim.fully_booted())
@@ -274,8 +298,7 @@ class AMISession(protocol.Protocol):
         )
 
     def action_events(self, msg: Message) -> None:
-        mask = (msg.get("EventMask") or "").strip().lower()
-        self.events_on = mask not in ("off", "")
+        self.set_event_mask(msg.get("EventMask") or "")
         self.reply(msg, "Success", [("Events", "On" if self.events_on else "Off")])
 
     def action_coresettings(self, msg: Message) -> None:

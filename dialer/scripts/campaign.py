@@ -220,16 +220,28 @@ def status_change(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    from dialer.store import campaigns as store
     from dialer.store.connect import engine_from_args
 
     engine = engine_from_args(args)
     now = time.time()
     with engine.connect() as conn:
         camp = _campaign(conn, args.name)
-        f = store.thd_campaign_figures(conn, camp.id, now)
+        data = status_data(conn, camp.id, now)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print_status(data)
+    return 0
+
+
+def status_data(conn: Any, campaign_id: int, now: float) -> dict[str, Any]:
+    """The figures of C{dialer campaign status} as plain data."""
+    from dialer.store import campaigns as store
+
+    f = store.thd_campaign_figures(conn, campaign_id, now)
+    camp = f.campaign
     rate = store.CampaignFigures.rate
-    data = {
+    return {
         "campaign": camp.name,
         "id": camp.id,
         "status": camp.status,
@@ -269,11 +281,6 @@ def status_command(args: argparse.Namespace) -> int:
             },
         },
     }
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-        return 0
-    print_status(data)
-    return 0
 
 
 def print_status(data: dict[str, Any]) -> None:

@@ -293,6 +293,13 @@ def draw_sample(demo: Demo) -> None:
     demo.state["draw"] = name
 
 
+def campaign(demo: Demo) -> None:
+    """Stage 2: a campaign end to end on the simulated PBX (see L{dialer.campaign.demo})."""
+    from dialer.campaign.demo import run_campaign
+
+    run_campaign(demo)
+
+
 STEPS: list[Step] = [
     reset,
     load_units,
@@ -301,4 +308,5 @@ STEPS: list[Step] = [
     load_dnc,
     report,
     draw_sample,
+    campaign,
 ]

@@ -97,6 +97,7 @@ _GLOSSES: tuple[tuple[str, str], ...] = (
     ("no unit", "单位不存在"),
     ("no scale", "量表不存在"),
     ("never used", "未使用"),
+    ("never said", "提示中没有说出该按键"),
     ("out of range", "超出范围"),
     ("quote it", "请加引号"),
     ("expected", "类型错误"),
@@ -826,6 +827,27 @@ class _Builder:
                     )
                     break
 
+    def _keys_announced(
+        self, prompts: Sequence[str], options: Sequence[Option], node: Node, path: str
+    ) -> None:
+        """Warn when a keypad question never says one of its keys ("press 5 for ...")."""
+        for lang in self.languages:
+            said = " ".join(self.prompts[pid].text.get(lang, "") for pid in prompts)
+            words = set(re.findall(r"[a-z]+", said.lower()))
+            silent = [
+                o.key
+                for o in options
+                if o.key not in said
+                and not any(n in said for n in _NUMERALS_ZH[o.key])
+                and _NUMERALS_EN[o.key] not in words
+            ]
+            if silent:
+                self.r.warn(
+                    node,
+                    path,
+                    f"key(s) {', '.join(silent)} never said in {lang}: callers cannot know them",
+                )
+
     def _consent(self, node: Node) -> _QuestionDraft | None:
         draft = self._question(node, "consent", in_units=False, forced_id="consent")
         if draft is None:
@@ -1016,6 +1038,8 @@ class _Builder:
             self._placeholders(
                 [cp], where, f"{path}.confirm_prompt", unit_ok=in_units, option_ok=True
             )
+        if kind == "choice" and prompts and options:
+            self._keys_announced(prompts, options, prompt_node, f"{path}.prompt")
         ask_if: list[Condition] = []
         ask_if_nodes: dict[str, Node] = {}
         if "ask_if" in entries:
@@ -1309,6 +1333,22 @@ class _Builder:
 
 
 _IMPLICIT_PROMPTS: frozenset[str] = frozenset()
+
+
+_NUMERALS_ZH = dict(
+    zip(
+        "0123456789",
+        ["零〇", "一幺", "二两", "三", "四", "五", "六", "七", "八", "九"],
+        strict=True,
+    )
+)
+_NUMERALS_EN = dict(
+    zip(
+        "0123456789",
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+        strict=True,
+    )
+)
 
 
 def _child(node: Node, key: str) -> Node | None:

@@ -27,12 +27,12 @@ scales:
       - {key: "4", code: 4, label: {zh-CN: 不了解, en: "don't know"}}
 prompts:
   hello: {zh-CN: 您好, en: Hello}
-  consent: {zh-CN: 同意请按1, en: Press 1 to agree}
+  consent: {zh-CN: 同意请按1，不同意请按2, en: Press 1 to agree or 2 to decline}
   q_sat: {zh-CN: "您对{unit}的工作是否满意？", en: "Satisfied with {unit}?"}
-  scale_hint: {zh-CN: 满意请按1, en: Satisfied press 1}
-  q_why: {zh-CN: 原因, en: Why}
+  scale_hint: {zh-CN: 满意请按1，不满意请按3，不了解请按4, en: "Satisfied 1, not satisfied 3, don't know 4"}
+  q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"}
   q_num: {zh-CN: 次数, en: How many}
-  q_again: {zh-CN: 再来一次请按1, en: Again press 1}
+  q_again: {zh-CN: 再来一次请按1，继续请按2, en: "Again press 1, go on press 2"}
   q_rec: {zh-CN: 请留言, en: Speak now}
   confirm: {zh-CN: "您选择的是{option}", en: "You chose {option}"}
   invalid: {zh-CN: 输入有误, en: Wrong key}

@@ -66,16 +66,16 @@ CASES = [
     ),
     (
         "missing prompt language",
-        "q_why: {zh-CN: 原因, en: Why}",
-        "q_why: {zh-CN: 原因}",
+        'q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"}',
+        "q_why: {zh-CN: 原因？慢请按1，其他请按2}",
         "q_why: {zh-CN",
         "prompts.q_why.en",
         "missing prompt text for language 'en'",
     ),
     (
         "prompt in unknown language",
-        "q_why: {zh-CN: 原因, en: Why}",
-        "q_why: {zh-CN: 原因, en: Why, fr: Pourquoi}",
+        'q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"}',
+        'q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2", fr: Pourquoi}',
         "q_why: {zh-CN",
         "prompts.q_why.fr",
         "not in languages",
@@ -163,8 +163,8 @@ CASES = [
     ),
     (
         "unknown placeholder",
-        "q_why: {zh-CN: 原因, en: Why}",
-        'q_why: {zh-CN: "原因{units}", en: Why}',
+        'q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"}',
+        'q_why: {zh-CN: "原因{units}", en: "Why? Slow 1, other 2"}',
         "q_why: {zh-CN",
         "prompts.q_why.zh-CN",
         "unknown placeholder {units}",
@@ -369,7 +369,10 @@ def test_id_differs_from_file_name_is_a_warning():
 
 def test_yaml_syntax_error_names_the_line():
     """A YAML syntax error is one problem naming its line."""
-    text = mutate("  q_why: {zh-CN: 原因, en: Why}\n", "  q_why: {zh-CN: 原因, en: Why\n")
+    text = mutate(
+        '  q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"}\n',
+        '  q_why: {zh-CN: 原因？慢请按1，其他请按2, en: "Why? Slow 1, other 2"\n',
+    )
     found = errors(text)
     assert len(found) == 1
     assert found[0].message.startswith("YAML syntax")
@@ -488,3 +491,18 @@ def test_damaged_scripts_never_crash_the_checker(edits):
     for p in problems:
         assert 0 <= p.line <= len(lines) + 1, str(p)
         assert str(p).startswith("small.yaml:")
+
+
+def test_key_never_said_is_a_warning():
+    """A keypad question whose prompts never say one of its keys gets a warning per language."""
+    text = SMALL.replace("满意请按1，不满意请按3，不了解请按4", "满意请按1，不满意请按3")
+    script, problems = loader.check_text(text, "small.yaml")
+    assert script is not None
+    said = [p for p in problems if "never said" in p.message]
+    assert [(p.line, p.field, p.message.split(":")[0]) for p in said] == [
+        (
+            line_of(text, "        prompt: q_sat"),
+            "blocks[0].questions[0].prompt",
+            "key(s) 4 never said in zh-CN",
+        )
+    ]

@@ -313,6 +313,25 @@ def test_silent_comment_not_stored(engine):
     assert call.session().result == "complete"
 
 
+def test_511_without_hangup_line(engine):
+    """A 511 reply alone (no HANGUP line seen) ends the survey as a hang-up."""
+    dead = traces.replies_to(traces.B2, 'STREAM FILE beep ""')
+    call = Call(engine, ["1", "2", "#", Raw(dead)])
+    assert sorted(call.answers()) == ["q1", "q2"]
+    assert call.session().end_reason == "hangup"
+    assert call.asterisk.closed_by_server
+
+
+def test_520_usage_reply_ends_session(engine):
+    """A 520 multi-line usage reply (b3, verbatim) to a command ends the session, answers kept."""
+    usage = traces.replies_to(traces.B3, "STREAM FILE")
+    assert usage[0].startswith("520-") and usage[-1] == "520 End of proper usage."
+    call = Call(engine, ["1", Raw(usage)])
+    assert sorted(call.answers()) == ["q1"]
+    assert call.session().end_reason == "error"
+    assert call.asterisk.closed_by_server
+
+
 def test_wedged_peer_times_out(engine):
     """A peer that stops answering times out: the session ends, earlier answers stay."""
     call = Call(engine, ["1", WEDGE])

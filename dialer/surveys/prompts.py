@@ -259,8 +259,10 @@ def synthesize(language: str, text: str, target: Path, *, speed: int = 150) -> N
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dialer-tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
+        # The text goes through stdin: as an argument, "-3 ..." would be read as an option.
         subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), spoken],
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), "--stdin"],
+            input=spoken.encode("utf-8"),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -401,7 +403,14 @@ def build(
     made: list[Path] = []
 
     def one(sound: Sound) -> Sound:
-        synthesize(sound.language, sound.text, sound.path(root, script.id))
+        try:
+            synthesize(sound.language, sound.text, sound.path(root, script.id))
+        except subprocess.CalledProcessError as e:
+            detail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+            raise ConfigError(
+                f"{e.cmd[0]} failed for {sound.language}/{sound.name}"
+                f" ({detail[-1] if detail else f'exit {e.returncode}'}) / 合成失败"
+            ) from None
         return sound
 
     workers = jobs or min(8, os.cpu_count() or 1)

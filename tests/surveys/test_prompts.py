@@ -139,6 +139,27 @@ def test_audio_problem_names_wrong_formats(tmp_path, rate, channels, words):
     assert "33" in prompts.audio_problem(tmp_path / "y.gsm")
 
 
+@needs_tts
+def test_text_starting_with_a_dash_is_spoken(tmp_path):
+    """A prompt starting with "-" is spoken, not taken for an espeak-ng option."""
+    target = tmp_path / "dash.wav"
+    prompts.synthesize("en", "-3 degrees and falling", target)
+    assert wav_info(target)[3] / 8000 > 0.8
+
+
+def test_tts_failure_is_one_clear_error(tmp_path, monkeypatch):
+    """A failing espeak-ng gives a ConfigError naming the sound, not a traceback."""
+    import subprocess
+
+    def fail(*args, **kwargs):
+        raise subprocess.CalledProcessError(1, ["espeak-ng"], stderr=b"no voice cmn-latn-pinyin")
+
+    monkeypatch.setattr(prompts, "check_tools", lambda: None)
+    monkeypatch.setattr(prompts.subprocess, "run", fail)
+    with pytest.raises(prompts.ConfigError, match=r"espeak-ng failed for .*no voice"):
+        prompts.build(SCRIPT, tmp_path, jobs=1)
+
+
 def test_missing_tools_are_named(monkeypatch):
     """Without espeak-ng the error says which Debian packages to install."""
     monkeypatch.setattr(prompts.shutil, "which", lambda name: None)

@@ -85,6 +85,7 @@ class Call:
         chunk=0,
         env=None,
         store_cls=SyncStore,
+        script=None,
     ):
         with engine.begin() as conn:
             (self.attempt_id,) = seed(conn, questionnaire="t5")
@@ -97,7 +98,7 @@ class Call:
         bus.subscribe(SurveyFinished, self.finished.append)
         runner = SurveyRunner(
             store_cls(engine),
-            lambda name: T5,
+            lambda name: script or T5,
             self.clock,
             RunnerConfig(recordings_dir="/rec"),
             bus=bus,

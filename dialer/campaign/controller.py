@@ -30,6 +30,7 @@ on a virtual clock).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import time
@@ -147,6 +148,7 @@ class ControllerSettings:
     failure_grace: float = 5.0  # after a failed OriginateResponse, wait this long for Hangup
     lost_after: float = 120.0  # a line down this long: its calls are lost
     per_unit: int = 50
+    hopper_refresh: float = 10.0  # seconds a loaded batch of candidates is reused
     max_launch_per_tick: int = 50
     status_poll: float = 2.0
     id_prefix: str = "mny"
@@ -163,6 +165,7 @@ class _Tracking:
     timer: Any = None  # AMD / wrap-up / failure-grace timer
     agent: str | None = None
     callback_at: float | None = None
+    number: str | None = None  # kept in memory only (never logged): no number twice at once
     finishing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -230,6 +233,8 @@ class CampaignController(Service):
         self._reconciling: set[str] = set()
         self._down_since: dict[str, float] = {}
         self._exhausted = False
+        self._hopper: store.HopperInput | None = None
+        self._hopper_at = float("-inf")
         self._last_status_poll = float("-inf")
         self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
         self.latencies: list[float] = []  # answer -> bridged, seconds
@@ -424,18 +429,31 @@ class CampaignController(Service):
         wanted = min(decision.launch, self.settings.max_launch_per_tick, snap.free_lines)
         if wanted <= 0:
             return
-        hopper = await self.db.do(
-            store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit
-        )
+        hopper, fresh = await self._hopper_input(now, wanted)
+        units = {
+            uid: dataclasses.replace(u, live=0) for uid, u in hopper.units.items()
+        }  # lines in flight per unit: from this controller's own calls, always current
         live_numbers = set(hopper.live_numbers)
+        for aid, call in self.calls.items():
+            if call.ended:
+                continue
+            u = units.get(call.unit_id)
+            if u is not None:
+                units[call.unit_id] = dataclasses.replace(u, live=u.live + 1)
+            number = self._track[aid].number
+            if number is not None:
+                live_numbers.add(number)
         selection = select(
-            hopper.candidates, hopper.units, now=now, wanted=wanted, live_numbers=live_numbers
+            hopper.candidates, units, now=now, wanted=wanted, live_numbers=live_numbers
         )
+        used = {p.contact_id for p in selection.picks} | set(selection.dnc)
+        if used:
+            hopper.candidates[:] = [c for c in hopper.candidates if c.contact_id not in used]
         if selection.dnc:
             await self.db.do_with_transaction(
                 store.thd_finish_dnc, self.campaign.id, selection.dnc, now
             )
-        if not selection.picks and hopper.open_contacts == 0 and not self.calls:
+        if fresh and not selection.picks and hopper.open_contacts == 0 and not self.calls:
             self._exhausted = True
             self.log.info(
                 "campaign {campaign}: every contact is finished", campaign=self.campaign.id
@@ -449,6 +467,24 @@ class CampaignController(Service):
             if self.dialing_blocked(self.clock.seconds()) is not None:
                 return
             await self._launch(pick.contact_id)
+
+    async def _hopper_input(self, now: float, wanted: int) -> tuple[store.HopperInput, bool]:
+        """The hopper's input, cached: reloaded every C{hopper_refresh} seconds, or sooner
+        (at most once a second) when fewer candidates are left than wanted. A stale
+        candidate is harmless: the claim re-checks the lock, finality and DNC."""
+        cached = self._hopper
+        age = now - self._hopper_at
+        if (
+            cached is None
+            or age >= self.settings.hopper_refresh
+            or (len(cached.candidates) < wanted and age >= 1.0)
+        ):
+            cached = await self.db.do(
+                store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit
+            )
+            self._hopper, self._hopper_at = cached, now
+            return cached, True
+        return cached, False
 
     def _choose_line(self) -> Line | None:
         usable = [line for line in self.lines if self._usable(line) and line.free > 0]
@@ -493,6 +529,7 @@ class CampaignController(Service):
             server=line.name,
         )
         self._adopt(call, line)
+        self._track[aid].number = claim.number
         if not line.ami.ready:
             self._advance(aid, c.OriginateRefused(now, "AMI not connected"))
             return
@@ -645,10 +682,15 @@ class CampaignController(Service):
             self._observe_live(call, track, live=True)
             return
         if self.settings.amd:
-            track.timer = self.clock.callLater(
-                self.settings.amd_timeout, self._amd_human, call.attempt_id
-            )
-            return
+            early = track.extra.pop("amd", None)
+            if early == "MACHINE":
+                self._advance(call.attempt_id, c.MachineDetected(self.clock.seconds()))
+                return
+            if early is None:
+                track.timer = self.clock.callLater(
+                    self.settings.amd_timeout, self._amd_human, call.attempt_id
+                )
+                return
         self._live_answer(call.attempt_id)
 
     def _amd_human(self, aid: int) -> None:
@@ -856,7 +898,10 @@ class CampaignController(Service):
         elif name == "AGIExecStart" and primary:
             self._advance(aid, c.IvrStarted(now))
         elif name == "VarSet" and event.get("Variable") == "AMDSTATUS":
-            if event.get("Value") == "MACHINE":
+            if not call.facts.answered:
+                # seen before the answer event: acted on when the answer arrives
+                self._track[aid].extra["amd"] = event.get("Value")
+            elif event.get("Value") == "MACHINE":
                 self._advance(aid, c.MachineDetected(now))
             else:
                 self._amd_human(aid)

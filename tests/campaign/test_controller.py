@@ -299,3 +299,68 @@ def test_kill9_pbx_all_calls_lost(rig):
     rig.step(0)
     assert {x["outcome"] for x in rig.attempts()} >= {"lost"}
     assert rig.ctl.live_count() == len(rig.ami.dials) - 2
+
+
+def test_amd_machine_hung_up_human_routed(tmp_path):
+    """With AMD on: MACHINE is hung up (3.14, never reaches an agent); HUMAN (even if seen before the answer) is routed."""
+    rig = Rig(tmp_path, settings=ControllerSettings(always_open=True, amd=True)).start()
+    d1, d2 = rig.ami.dials
+    rig.ami.answer(d1)
+    assert rig.ami.redirects == []  # waiting for AMD
+    rig.ami.emit(
+        "VarSet", Channel=d1.name, Uniqueid=d1.channel_id, Variable="AMDSTATUS", Value="MACHINE"
+    )
+    assert rig.ami.hangups == [d1.name]
+    rig.step(0)
+    a = next(x for x in rig.attempts() if x["action_id"] == d1.action_id)
+    assert (a["outcome"], a["disposition"]) == ("machine", "3.14")
+    rig.ami.start(d2)
+    rig.ami.emit(
+        "VarSet", Channel=d2.name, Uniqueid=d2.other_id, Variable="AMDSTATUS", Value="HUMAN"
+    )
+    rig.ami.answer(d2)
+    assert rig.ami.redirects == [(d2.name, "toagent", "agent1")]
+    fig = rig.ctl.ledger.figures(rig.clock.seconds())
+    assert fig.campaign.live_answered == 1  # the machine is not in the denominator
+    rig.ctl.stopService()
+
+
+def test_amd_timeout_treated_as_human(tmp_path):
+    """No AMD verdict within amd_timeout: the call is treated as a person and routed."""
+    rig = Rig(
+        tmp_path, settings=ControllerSettings(always_open=True, amd=True, amd_timeout=2.0)
+    ).start()
+    d1 = rig.ami.dials[0]
+    rig.ami.answer(d1)
+    rig.step(1.9)
+    assert rig.ami.redirects == []
+    rig.step(0.2)
+    assert rig.ami.redirects == [(d1.name, "toagent", "agent1")]
+    rig.ctl.stopService()
+
+
+def test_hopper_batch_reused(tmp_path):
+    """Candidates are loaded once per refresh period, not on every tick."""
+    from dialer.store import campaigns as store_mod
+
+    rig = Rig(tmp_path, agents=2, per_unit=20)
+    calls = []
+    original = store_mod.thd_hopper_input
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return original(*a, **kw)
+
+    store_mod.thd_hopper_input = counting
+    try:
+        rig.start()
+        for _ in range(5):
+            for d in list(rig.ami.dials):
+                if not d.result.called:
+                    rig.ami.busy(d)
+            rig.step(1)
+        assert len(rig.ami.dials) >= 10
+        assert len(calls) <= 2
+    finally:
+        store_mod.thd_hopper_input = original
+        rig.ctl.stopService()

@@ -160,6 +160,11 @@ def thd_record_answer(conn: sa.Connection, answer: NewAnswer) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def thd_record_answers(conn: sa.Connection, batch: list[NewAnswer]) -> list[int]:
+    """Store several answers in one transaction (group commit); their ids, in order."""
+    return [thd_record_answer(conn, answer) for answer in batch]
+
+
 def thd_finish_ivr_session(
     conn: sa.Connection,
     session_id: int,

@@ -25,14 +25,8 @@ SUBSTANTIVE = {"q1", "q1_why", "q2", "q3", "q4", "q5"}
 
 
 @pytest.fixture
-def engine(tmp_path):
-    from dialer.store.engine import create_engine
-    from dialer.store.migrate import upgrade
-
-    eng = create_engine(f"sqlite:///{tmp_path / 'e2e.db'}")
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 def _profile(**respondent):

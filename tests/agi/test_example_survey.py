@@ -9,7 +9,11 @@ from tests.agi import test_runner
 from tests.agi.fake_asterisk import HANGUP
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ivr_scripts" / "hechi_annual.yaml"
-engine = test_runner.engine  # the runner tests' SQLite fixture
+
+
+@pytest.fixture
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 @pytest.fixture(scope="module")

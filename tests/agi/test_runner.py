@@ -28,15 +28,9 @@ T5 = loader.load(Path(__file__).parent / "data" / "t5.yaml")
 
 
 @pytest.fixture
-def engine(tmp_path):
-    """A SQLite store at head (the thd_* functions run on PostgreSQL in test_store_answers)."""
-    from dialer.store.engine import create_engine
-    from dialer.store.migrate import upgrade
-
-    eng = create_engine(f"sqlite:///{tmp_path / 'runner.db'}")
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    """The runner tests run on SQLite only."""
+    return sqlite_engine
 
 
 class SyncStore:

@@ -1,0 +1,88 @@
+"""PoolAnswerStore: answers are group-committed and acknowledged only after their commit."""
+
+import pytest
+from twisted.internet import defer
+
+from dialer.agi.runner import PoolAnswerStore
+from dialer.store import answers as store
+from tests.agi.seed import seed
+
+
+class ManualPool:
+    """A DBThreadPool stand-in whose transactions run when the test says so."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.calls = []
+
+    def do_with_transaction(self, fn, *args, **kwargs):
+        d = defer.Deferred()
+        self.calls.append((fn, args, kwargs, d))
+        return d
+
+    def commit_next(self):
+        fn, args, kwargs, d = self.calls.pop(0)
+        with self.engine.begin() as conn:
+            result = fn(conn, *args, **kwargs)
+        d.callback(result)
+
+    def fail_next(self):
+        _, _, _, d = self.calls.pop(0)
+        d.errback(RuntimeError("database is locked"))
+
+
+def _answer(attempt_id, question):
+    return store.NewAnswer(
+        attempt_id=attempt_id,
+        campaign_id=1,
+        contact_id=1,
+        block="b",
+        question=question,
+        answered_at=1.0,
+        code=1,
+        key="1",
+    )
+
+
+@pytest.fixture
+def engine(sqlite_engine):
+    return sqlite_engine
+
+
+@pytest.fixture
+def attempt(engine):
+    with engine.begin() as conn:
+        return seed(conn)[0]
+
+
+def test_group_commit(engine, attempt):
+    """The first answer is written at once; answers given meanwhile share the next commit."""
+    pool = ManualPool(engine)
+    answers = PoolAnswerStore(pool)
+    first = answers.record_answer(_answer(attempt, "q1"))
+    second = answers.record_answer(_answer(attempt, "q2"))
+    third = answers.record_answer(_answer(attempt, "q3"))
+    assert len(pool.calls) == 1  # only q1 is being written
+    assert not first.called
+    pool.commit_next()
+    assert first.called and not second.called and not third.called
+    assert len(pool.calls) == 1  # q2 and q3 together
+    assert [a.question for a in pool.calls[0][1][0]] == ["q2", "q3"]
+    pool.commit_next()
+    assert second.called and third.called
+    with engine.connect() as conn:
+        assert [a.question for a in store.thd_answers(conn, attempt)] == ["q1", "q2", "q3"]
+
+
+def test_failed_batch_fails_its_answers_only(engine, attempt):
+    """A failed transaction fails the answers in it; later answers are still written."""
+    pool = ManualPool(engine)
+    answers = PoolAnswerStore(pool)
+    first = answers.record_answer(_answer(attempt, "q1"))
+    second = answers.record_answer(_answer(attempt, "q2"))
+    errors = []
+    first.addErrback(errors.append)
+    pool.fail_next()
+    assert len(errors) == 1 and not second.called
+    pool.commit_next()
+    assert second.called

@@ -274,7 +274,7 @@ class AMISession(protocol.Protocol):
             self.set_event_mask(msg.get("Events") or "")
         self.reply(msg, "Success", [("Message", "Authentication accepted")])
         if self.sim.booted:
-            self.send(self.sim.fully_booted())
+            self.event(self.sim.fully_booted())
         self._security(
             "SuccessfulAuth",
             [

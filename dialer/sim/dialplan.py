@@ -173,6 +173,7 @@ def _pattern_matches(pattern: str, exten: str) -> bool:
         if i >= len(exten):
             return False
         c = exten[i]
+        ch = ch.upper() if ch in "xzn" else ch  # Asterisk: x, z, n are wildcards too
         if ch == "X":
             ok = c.isdigit()
         elif ch == "Z":

@@ -776,8 +776,14 @@ class PBX:
         dialing = chan.dialing
         peer = chan.peer
         if dialing is not None and not dialing.done:
-            # A ;1 being dialed hangs up (only from shutdown / Hangup action).
+            # A ;1 being dialed is hung up (Hangup action, shutdown, Dial() caller gone).
+            self._dial_event("DialEnd", dialing, [("DialStatus", "CANCEL")])
+            req = dialing.originate
             self._finish_dialing(dialing, "CANCEL")
+            if req is not None:
+                self._originate_response(req, None, 0)
+                if dialing.reply is not None:
+                    dialing.reply(False)
         if peer is not None and not peer.gone and peer.dialing is not None:
             # ;2 ended before answering: the dial fails with NOANSWER (b1x, b6, b7).
             pd = peer.dialing
@@ -1122,7 +1128,6 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     def caller_gone(_: object) -> None:
         if not dialing.done:
             one.cause = chan.cause
-            pbx._finish_dialing(dialing, "CANCEL")
             pbx._end_now(one)
 
     chan_wait = chan.wait(None)

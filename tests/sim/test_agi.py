@@ -55,7 +55,7 @@ def _call(script, number="10002", linger=5.0):
 def test_hangup_notice_when_idle_and_socket_left_open():
     """Callee hangs up while the server is idle: 'HANGUP' 50 ms later; the sim never closes."""
     # 10002 answers after 2 s and hangs up ~5.5 s later; the script idles after ANSWER.
-    clock, sim, c, agi = _call(["ANSWER"], linger=30.0)
+    clock, _sim, c, agi = _call(["ANSWER"], linger=30.0)
     run_for(clock, 9.0)
     session = agi.sessions[0]
     lines = [line for _, d, line in session.log if d == "<<"]
@@ -77,7 +77,7 @@ def test_dead_channel_replies():
         'STREAM FILE beep ""',
         'VERBOSE "x" 1',
     ]
-    clock, sim, c, agi = _call(script)
+    clock, _sim, _c, agi = _call(script)
     run_for(clock, 12.0)
     replies = agi.sessions[0].replies
     assert replies[1].startswith("200 result=-1 endpos=")
@@ -90,7 +90,7 @@ def test_dead_channel_replies():
 
 def test_usage_and_unknown_command():
     """510 for an unknown command, 520 multi-line usage for bad syntax."""
-    clock, sim, c, agi = _call(["FOO BAR", "STREAM FILE", "NOOP"], number="10009")
+    clock, _sim, _c, agi = _call(["FOO BAR", "STREAM FILE", "NOOP"], number="10009")
     run_for(clock, 2.0)
     replies = agi.sessions[0].replies
     assert replies[0] == "510 Invalid or unknown command"

@@ -17,7 +17,7 @@ def _setup():
 
 def test_banner_is_one_line_without_blank_line():
     """The banner is exactly 'Asterisk Call Manager/11.0.0\\r\\n'."""
-    clock, sim, c = _setup()
+    _clock, _sim, c = _setup()
     assert BANNER == b"Asterisk Call Manager/11.0.0\r\n"
     assert c.framer.banner == "Asterisk Call Manager/11.0.0"
     assert c.messages == []
@@ -25,7 +25,7 @@ def test_banner_is_one_line_without_blank_line():
 
 def test_md5_challenge_login():
     """Challenge + Login AuthType md5 with md5(challenge + secret) is accepted."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     c.send("Challenge", [("AuthType", "MD5")], action_id="ch")
     clock.advance(0)
     challenge = c.response("ch")["Challenge"]
@@ -53,7 +53,7 @@ def test_wrong_secret_fails_after_a_second_and_closes():
 
 def test_actions_before_login_are_denied_and_the_connection_stays():
     """Ping before Login: Permission denied, connection still open, then Login works."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     c.send("Ping", action_id="p")
     clock.advance(0)
     assert c.response("p")["Message"] == "Permission denied"
@@ -64,7 +64,7 @@ def test_actions_before_login_are_denied_and_the_connection_stays():
 
 def test_unknown_and_missing_actions():
     """Unknown action and a message without Action get the Asterisk texts."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     login(c, clock)
     c.send("NoSuchAction", action_id="u")
     c.send_raw(Message([("ActionID", "m")]))
@@ -90,7 +90,7 @@ def _originate(c, number, context="hold", action_id="o"):
 
 def test_event_mask_filters_classes():
     """Events: call,system drops dialplan events (Newexten, VarSet) but keeps call events."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     login(c, clock)
     c.send("Events", [("EventMask", "call,system")], action_id="e")
     clock.advance(0)
@@ -104,7 +104,7 @@ def test_event_mask_filters_classes():
 
 def test_events_off_and_login_events_header():
     """Login with Events: off receives no events."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     c.send(
         "Login", [("Username", "dialer"), ("Secret", "dialer"), ("Events", "off")], action_id="l"
     )
@@ -129,7 +129,7 @@ def test_garbage_closes_the_connection():
 
 def test_sync_originate_reply_waits_for_the_answer():
     """Without Async the response comes when the call is answered (e2)."""
-    clock, sim, c = _setup()
+    clock, _sim, c = _setup()
     login(c, clock)
     c.send(
         "Originate",

@@ -54,7 +54,7 @@ def test_bad_file_names_the_file(tmp_path):
     """A TOML syntax error is reported with the file name."""
     bad = tmp_path / "bad.toml"
     bad.write_text("callee = [")
-    with pytest.raises(ProfileError, match="bad.toml"):
+    with pytest.raises(ProfileError, match=r"bad\.toml"):
         load_profile(bad)
 
 

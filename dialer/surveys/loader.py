@@ -173,6 +173,8 @@ BLOCK_KEYS = {"id", "units", "questions"}
 KEY_CHARS = "0123456789*#"
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+SOUND_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,200}$")
+AUDIO_EXTENSIONS = {"wav", "gsm", "sln", "sln16", "ulaw", "alaw", "g722", "wav16", "mp3", "ogg"}
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 #: Outcomes an option may end with (partial/break-off are computed, not chosen).
 OPTION_ENDS = ("complete", "refused", "ineligible")
@@ -525,13 +527,17 @@ class _Builder:
             self.r.error(node, "languages", "at least one language is needed")
         return tuple(out)
 
-    def _texts(self, node: Node, path: str, *, what: str = "text") -> dict[str, str]:
-        """A mapping language -> text; every script language must be there."""
+    def _texts(
+        self, node: Node, path: str, *, what: str = "text", extra: frozenset[str] = frozenset()
+    ) -> dict[str, str]:
+        """A mapping language -> text; every script language must be there (C{extra} keys skipped)."""
         entries = self.r.mapping(node, path)
         if entries is None:
             return {}
         out: dict[str, str] = {}
         for lang, (key_node, value_node) in entries.items():
+            if lang in extra:
+                continue
             if lang not in self.languages:
                 self.r.error(
                     key_node,
@@ -598,7 +604,16 @@ class _Builder:
             if not ID_RE.match(pid):
                 self.r.error(key_node, path, f"{pid!r} is not a valid prompt id ({ID_RE.pattern})")
                 continue
-            texts = self._texts(value_node, path, what="prompt text")
+            texts = self._texts(value_node, path, what="prompt text", extra=frozenset({"audio"}))
+            audio = self._audio(value_node, path)
+            for lang in audio:
+                if lang in texts and placeholders_of(texts[lang]):
+                    self.r.error(
+                        value_node,
+                        f"{path}.audio",
+                        f"a prompt with placeholders is spoken in pieces; it cannot name one"
+                        f" sound file ({lang})",
+                    )
             for lang, text in texts.items():
                 try:
                     fields = [f for _, f, spec, conv in _formatter.parse(text) if f is not None]
@@ -619,7 +634,41 @@ class _Builder:
             if len({frozenset(s) for s in placeholder_sets.values()}) > 1:
                 self.r.warn(value_node, path, "the languages do not use the same placeholders")
             self.prompt_nodes[pid] = key_node
-            self.prompts[pid] = Prompt(pid, texts, _line(key_node))
+            self.prompts[pid] = Prompt(pid, texts, _line(key_node), audio)
+
+    def _audio(self, node: Node, path: str) -> dict[str, str]:
+        """A prompt's C{audio}: one sound name for every language, or one per language."""
+        audio_node = _child(node, "audio")
+        if audio_node is None:
+            return {}
+        where = f"{path}.audio"
+        if isinstance(audio_node, ScalarNode):
+            name = self.r.text(audio_node, where)
+            names: dict[str, str] = {lang: name for lang in self.languages} if name else {}
+        else:
+            names = {}
+            for lang, (key_node, value_node) in (self.r.mapping(audio_node, where) or {}).items():
+                if lang not in self.languages:
+                    self.r.error(
+                        key_node, f"{where}.{lang}", f"language {lang!r} is not in languages"
+                    )
+                    continue
+                name = self.r.text(value_node, f"{where}.{lang}")
+                if name is not None:
+                    names[lang] = name
+        out: dict[str, str] = {}
+        for lang, name in names.items():
+            if not SOUND_RE.match(name):
+                self.r.error(
+                    audio_node,
+                    where,
+                    f"{name!r} is not an Asterisk sound name (letters, digits, _-/ ; no spaces)",
+                )
+            elif name.rsplit("/", 1)[-1].rpartition(".")[2] in AUDIO_EXTENSIONS:
+                self.r.error(audio_node, where, f"{name!r}: give the sound without its extension")
+            else:
+                out[lang] = name
+        return out
 
     def _units(self, node: Node) -> None:
         entries = self.r.mapping(node, "units")
@@ -1357,6 +1406,10 @@ def _child(node: Node, key: str) -> Node | None:
             if isinstance(k, ScalarNode) and k.value == key:
                 return cast(Node, v)
     return None
+
+
+def placeholders_of(text: str) -> set[str]:
+    return {f for _, f, _, _ in _safe_parse(text) if f}
 
 
 def _safe_parse(text: str) -> list[tuple[str, str | None, str | None, str | None]]:

@@ -47,6 +47,9 @@ class Prompt:
     id: str
     text: Mapping[str, str]
     line: int = 0
+    #: Sound names given in the script (language -> name, e.g. an Asterisk sound such as
+    #: C{beep}); without one, the file is C{minyi/<script>/<lang>/<id>} (see prompts.py).
+    audio: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,9 @@ def render(
         "option": option.label.get(language, "") if option is not None else "",
     }
     text = script.prompts[prompt_id].text[language].format_map(text_values)
+    given = script.prompts[prompt_id].audio.get(language)
+    if given is not None:
+        return text, (given,)
     base = sound_dir(script.id, language)
     return text, tuple(f"{base}/{p.name}" for p in parts)
 
@@ -159,8 +162,8 @@ def needed(script: Script) -> list[Sound]:
     for lang in script.languages:
         for prompt in script.prompts.values():
             text = prompt.text.get(lang)
-            if text is None:
-                continue
+            if text is None or lang in prompt.audio:
+                continue  # a sound named in the script is not ours to build
             fields = placeholders(text)
             uses_unit |= "unit" in fields
             uses_option |= "option" in fields

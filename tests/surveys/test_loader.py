@@ -506,3 +506,42 @@ def test_key_never_said_is_a_warning():
             "key(s) 4 never said in zh-CN",
         )
     ]
+
+
+def test_prompt_audio_names_a_sound():
+    """A prompt may name its sound (one for all languages, or per language)."""
+    text = SMALL.replace(
+        "  bye: {zh-CN: 再见, en: Bye}\n",
+        "  bye: {zh-CN: 再见, en: Bye, audio: vm-goodbye}\n"
+        "  tone: {zh-CN: 提示音, en: tone, audio: {zh-CN: custom/tone_zh, en: beep}}\n",
+    ).replace("intro: [hello]", "intro: [tone, hello]")
+    script = loader.loads(text, "small.yaml")
+    assert script.prompts["bye"].audio == {"zh-CN": "vm-goodbye", "en": "vm-goodbye"}
+    assert script.prompts["tone"].audio == {"zh-CN": "custom/tone_zh", "en": "beep"}
+
+
+@pytest.mark.parametrize(
+    ("audio", "words"),
+    [
+        ("beep.wav", "without its extension"),
+        ("'my file'", "not an Asterisk sound name"),
+        ("{fr: beep}", "not in languages"),
+    ],
+)
+def test_prompt_audio_errors(audio, words):
+    """A sound name with an extension, a space or an unknown language is an error."""
+    text = SMALL.replace(
+        "  bye: {zh-CN: 再见, en: Bye}\n", f"  bye: {{zh-CN: 再见, en: Bye, audio: {audio}}}\n"
+    )
+    found = errors(text)
+    assert any(words in p.message and p.field.startswith("prompts.bye.audio") for p in found), found
+    assert all(p.line == line_of(text, "  bye:") for p in found)
+
+
+def test_prompt_audio_with_placeholders_is_an_error():
+    """A prompt said in pieces ({unit}) cannot name one sound file."""
+    text = SMALL.replace(
+        'q_sat: {zh-CN: "您对{unit}的工作是否满意？", en: "Satisfied with {unit}?"}',
+        'q_sat: {zh-CN: "您对{unit}的工作是否满意？", en: "Satisfied with {unit}?", audio: x}',
+    )
+    assert any("spoken in pieces" in p.message for p in errors(text))

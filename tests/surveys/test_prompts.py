@@ -202,3 +202,13 @@ def test_every_sound_the_flow_plays_is_in_the_build_list():
     assert played <= made, sorted(played - made)[:5]
     assert {f"minyi/hechi_annual/en/unit-{code}" for code in script.units} <= played
     assert "minyi/hechi_annual/zh-CN/option-satisfaction-3" in played
+
+
+def test_named_sounds_are_played_not_built():
+    """A prompt with audio is played by that name and left out of the build list."""
+    text = SMALL.replace(
+        "  bye: {zh-CN: 再见, en: Bye}\n", "  bye: {zh-CN: 再见, en: Bye, audio: vm-goodbye}\n"
+    )
+    script = loader.loads(text, "small.yaml")
+    assert prompts.render(script, "bye", "en") == ("Bye", ("vm-goodbye",))
+    assert not any(s.name == "bye" for s in prompts.needed(script))

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.endpoints import connectProtocol
-from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 
 from dialer.ami.message import Message
@@ -180,9 +180,12 @@ class SimulatedPBX:
 
     # -- connections ----------------------------------------------------------------
 
-    def ami_endpoint(self, port: int = 5038) -> LoopbackEndpoint:
-        """An in-memory C{IStreamClientEndpoint} to this simulator's AMI (no socket)."""
-        return LoopbackEndpoint(self.clock, lambda: self.factory if self.accepting else None, port)
+    def ami_endpoint(self, port: int = 5038) -> IStreamClientEndpoint:
+        """An in-memory C{IStreamClientEndpoint} (a L{LoopbackEndpoint}) to this AMI server."""
+        endpoint = LoopbackEndpoint(
+            self.clock, lambda: self.factory if self.accepting else None, port
+        )
+        return cast(IStreamClientEndpoint, endpoint)
 
     def _agi_connect(self, host: str, port: int) -> defer.Deferred[Any]:
         assert self.agi_endpoint is not None

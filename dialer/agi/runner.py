@@ -66,10 +66,9 @@ from dialer.events import EventBus, SurveyFinished
 from dialer.store.answers import (
     AttemptContext,
     NewAnswer,
-    thd_attempt_context,
     thd_finish_ivr_session,
+    thd_open_ivr_session,
     thd_record_answers,
-    thd_start_ivr_session,
 )
 from dialer.store.pool import DBThreadPool
 from dialer.surveys import flow
@@ -88,16 +87,9 @@ SAMPLE_RATE = 8000  # RECORD FILE endpos counts 8 kHz samples
 class AnswerStore(Protocol):
     """Where the runner writes; L{PoolAnswerStore} is the real one."""
 
-    def attempt_context(self, attempt_id: int) -> defer.Deferred[AttemptContext | None]: ...
-
-    def start_session(
-        self,
-        attempt_id: int,
-        questionnaire: str,
-        started_at: float,
-        uniqueid: str | None,
-        language: str | None,
-    ) -> defer.Deferred[int]: ...
+    def open_session(
+        self, attempt_id: int, started_at: float, uniqueid: str | None
+    ) -> defer.Deferred[tuple[AttemptContext, int] | None]: ...
 
     def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]: ...
 
@@ -108,10 +100,11 @@ class AnswerStore(Protocol):
         *,
         result: str | None,
         end_reason: str,
-        answered: int,
-        asked: int,
-        outcome: str | None,
-        disposition: str | None,
+        answered: int = 0,
+        asked: int = 0,
+        outcome: str | None = None,
+        disposition: str | None = None,
+        language: str | None = None,
     ) -> defer.Deferred[None]: ...
 
 
@@ -130,24 +123,11 @@ class PoolAnswerStore:
         self._waiting: list[tuple[NewAnswer, defer.Deferred[int]]] = []
         self._writing = False
 
-    def attempt_context(self, attempt_id: int) -> defer.Deferred[AttemptContext | None]:
-        return self.pool.do(thd_attempt_context, attempt_id)
-
-    def start_session(
-        self,
-        attempt_id: int,
-        questionnaire: str,
-        started_at: float,
-        uniqueid: str | None,
-        language: str | None,
-    ) -> defer.Deferred[int]:
+    def open_session(
+        self, attempt_id: int, started_at: float, uniqueid: str | None
+    ) -> defer.Deferred[tuple[AttemptContext, int] | None]:
         return self.pool.do_with_transaction(
-            thd_start_ivr_session,
-            attempt_id,
-            questionnaire,
-            started_at,
-            uniqueid=uniqueid,
-            language=language,
+            thd_open_ivr_session, attempt_id, started_at, uniqueid=uniqueid
         )
 
     def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]:
@@ -185,10 +165,11 @@ class PoolAnswerStore:
         *,
         result: str | None,
         end_reason: str,
-        answered: int,
-        asked: int,
-        outcome: str | None,
-        disposition: str | None,
+        answered: int = 0,
+        asked: int = 0,
+        outcome: str | None = None,
+        disposition: str | None = None,
+        language: str | None = None,
     ) -> defer.Deferred[None]:
         return self.pool.do_with_transaction(
             thd_finish_ivr_session,
@@ -200,6 +181,7 @@ class PoolAnswerStore:
             asked=asked,
             outcome=outcome,
             disposition=disposition,
+            language=language,
         )
 
 
@@ -340,14 +322,16 @@ class _Session:
         if ids is None:
             return RunResult(end_reason="unidentified")
         attempt_id, language = ids
-        context = await self.runner.store.attempt_context(attempt_id)
-        if context is None:
+        store = self.runner.store
+        opened = await store.open_session(attempt_id, self.clock.seconds(), self.uniqueid)
+        if opened is None:
             self.log.error(
                 "IVR {uniqueid}: attempt {attempt} is not in the store",
                 uniqueid=self.uniqueid,
                 attempt=attempt_id,
             )
             return RunResult(end_reason="unidentified", attempt_id=attempt_id)
+        context, session_id = opened
         self.context = context
         try:
             script = self.runner.scripts(context.questionnaire)
@@ -358,11 +342,11 @@ class _Session:
                 attempt=attempt_id,
                 name=context.questionnaire,
             )
+            await store.finish_session(
+                session_id, self.clock.seconds(), result=None, end_reason="error"
+            )
             return RunResult(end_reason="error", attempt_id=attempt_id)
         self.language = state.language
-        session_id = await self.runner.store.start_session(
-            attempt_id, context.questionnaire, self.clock.seconds(), self.uniqueid, state.language
-        )
         end_reason = "completed"
         try:
             await self.agi.send_command(replies.answer())
@@ -389,7 +373,7 @@ class _Session:
             state, step = flow.next_step(state, event)
         result = survey_result(step)
         outcome = OUTCOMES[result.value]
-        finished = self.runner.store.finish_session(
+        finished = store.finish_session(
             session_id,
             self.clock.seconds(),
             result=result.value,
@@ -398,6 +382,7 @@ class _Session:
             asked=step.applicable,
             outcome=outcome.name,
             disposition=outcome.aapor,
+            language=state.language,
         )
         try:
             await finished

@@ -135,6 +135,24 @@ def thd_start_ivr_session(
     return int(session_id)
 
 
+def thd_open_ivr_session(
+    conn: sa.Connection,
+    attempt_id: int,
+    started_at: float,
+    *,
+    uniqueid: str | None = None,
+    language: str | None = None,
+) -> tuple[AttemptContext, int] | None:
+    """The attempt's context and a new IVR session for it, in one go; None if no such attempt."""
+    context = thd_attempt_context(conn, attempt_id)
+    if context is None:
+        return None
+    session_id = thd_start_ivr_session(
+        conn, attempt_id, context.questionnaire, started_at, uniqueid=uniqueid, language=language
+    )
+    return context, session_id
+
+
 def thd_record_answer(conn: sa.Connection, answer: NewAnswer) -> int:
     """Store one answer; returns its id. C{unit_code} is resolved to C{units.id} here."""
     unit_id: sa.ScalarSelect[int] | None = None
@@ -172,27 +190,27 @@ def thd_finish_ivr_session(
     *,
     result: str | None,
     end_reason: str,
-    answered: int,
-    asked: int,
+    answered: int = 0,
+    asked: int = 0,
     outcome: str | None = None,
     disposition: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Close an IVR session; with an C{outcome}, also mark its attempt (name + AAPOR code).
 
     C{outcome} is a L{dialer.campaign.dispositions.OUTCOMES} name (C{partial},
     C{breakoff}, ...) and C{disposition} its AAPOR code (C{1.2}, C{2.12}, ...).
     """
-    conn.execute(
-        ivr_sessions.update()
-        .where(ivr_sessions.c.id == session_id)
-        .values(
-            ended_at=ended_at,
-            result=result,
-            end_reason=end_reason,
-            answered=answered,
-            asked=asked,
-        )
-    )
+    values: dict[str, object] = {
+        "ended_at": ended_at,
+        "result": result,
+        "end_reason": end_reason,
+        "answered": answered,
+        "asked": asked,
+    }
+    if language is not None:
+        values["language"] = language
+    conn.execute(ivr_sessions.update().where(ivr_sessions.c.id == session_id).values(**values))
     if outcome is not None:
         attempt_id = sa.select(ivr_sessions.c.attempt_id).where(ivr_sessions.c.id == session_id)
         conn.execute(

@@ -44,18 +44,8 @@ class SyncStore:
         with self.engine.begin() as conn:
             return defer.succeed(fn(conn, *args, **kwargs))
 
-    def attempt_context(self, attempt_id):
-        return self._run(store.thd_attempt_context, attempt_id)
-
-    def start_session(self, attempt_id, questionnaire, started_at, uniqueid, language):
-        return self._run(
-            store.thd_start_ivr_session,
-            attempt_id,
-            questionnaire,
-            started_at,
-            uniqueid=uniqueid,
-            language=language,
-        )
+    def open_session(self, attempt_id, started_at, uniqueid):
+        return self._run(store.thd_open_ivr_session, attempt_id, started_at, uniqueid=uniqueid)
 
     def record_answer(self, answer):
         self.writes.append(answer.question)
@@ -351,6 +341,7 @@ def test_attempt_from_args(engine):
     assert call.attempt_id == attempt_id
     assert not call.commands("GET FULL VARIABLE")
     assert call.answers()["q1"].language == "en"
+    assert call.session().language == "en"
     assert call.commands('STREAM FILE minyi/t5/en/welcome "*#"')
 
 
@@ -358,6 +349,15 @@ def test_language_variable(engine):
     """MINYI_LANGUAGE picks the prompts' language."""
     call = Call(engine, FULL, language="en")
     assert call.commands("GET DATA minyi/t5/en/scale_sat 5000 1")
+
+
+def test_unknown_language(engine):
+    """A language the questionnaire lacks ends the session before anything is played."""
+    call = Call(engine, FULL, language="fr")
+    assert call.result.end_reason == "error"
+    assert not call.commands("ANSWER")
+    assert call.session().end_reason == "error"
+    assert call.attempt().disposition is None
 
 
 def test_no_attempt_id(engine):

@@ -96,3 +96,13 @@ def test_session_without_outcome_leaves_attempt(engine):
         ).one()
         assert attempt.disposition is None
         assert store.thd_ivr_session(conn, attempt_id).end_reason == "error"
+
+
+def test_open_session(engine):
+    """Opening a session returns the attempt's context and a new session id; unknown: None."""
+    with engine.begin() as conn:
+        (attempt_id,) = seed(conn)
+        context, session_id = store.thd_open_ivr_session(conn, attempt_id, 5.0, uniqueid="u")
+        assert context.attempt_id == attempt_id
+        assert store.thd_ivr_session(conn, attempt_id).id == session_id
+        assert store.thd_open_ivr_session(conn, attempt_id + 100, 5.0) is None

@@ -181,13 +181,10 @@ class Message:
     def _lookup(self) -> dict[str, str]:
         index = self._index
         if index is None:
-            headers = self._headers
-            if headers:
-                # Built with C-level iteration only; reversed so the first value wins.
-                keys, values = zip(*reversed(headers), strict=True)
-                index = dict(zip(map(str.lower, keys), values, strict=True))
-            else:
-                index = {}
+            index = {}
+            setdefault = index.setdefault  # the first value of a repeated key wins
+            for key, value in self._headers:
+                setdefault(key.lower(), value)
             _set(self, "_index", index)
         return index
 
@@ -314,19 +311,25 @@ class Message:
 
     def serialize(self) -> bytes:
         """
-        The wire form: C{Key: Value\\r\\n} per header, then C{\\r\\n}.
+        The wire form: C{Key: Value\r\n} per header, then C{\r\n}.
 
         @raise MessageError: a key is empty or holds C{:}, CR or LF, or a value holds CR or LF.
         """
-        parts = []
-        for key, value in self._headers:
-            if not key or ":" in key or "\r" in key or "\n" in key or key != key.strip():
+        headers = self._headers
+        text = "".join([f"{k}: {v}\r\n" for k, v in headers]) + "\r\n"
+        # One check over the whole text: each header must add exactly one CR, one LF and
+        # (at least) one ':' before its value, and no key may be empty or hold ':'.
+        n = len(headers)
+        if text.count("\n") != n + 1 or text.count("\r") != n + 1:
+            for key, value in headers:
+                if "\r" in key or "\n" in key:
+                    raise MessageError(f"bad AMI header name {key!r}")
+                if "\r" in value or "\n" in value:
+                    raise MessageError(f"AMI header {key!r} has a line break in its value")
+        for key, _ in headers:
+            if not key or ":" in key:
                 raise MessageError(f"bad AMI header name {key!r}")
-            if "\r" in value or "\n" in value:
-                raise MessageError(f"AMI header {key!r} has a line break in its value")
-            parts.append(f"{key}: {value}\r\n")
-        parts.append("\r\n")
-        return "".join(parts).encode(_ENCODING, _ERRORS)
+        return text.encode(_ENCODING, _ERRORS)
 
     # -- dunder -----------------------------------------------------------------------
 

@@ -236,6 +236,7 @@ class CampaignController(Service):
         self._hopper: store.HopperInput | None = None
         self._hopper_at = float("-inf")
         self._last_status_poll = float("-inf")
+        self.dial_requests = 0  # preview mode: agents who asked for their next number
         self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
         self.latencies: list[float] = []  # answer -> bridged, seconds
 
@@ -412,6 +413,7 @@ class CampaignController(Service):
             trunk_cap=in_use + free,
             ledger=self.ledger.figures(now),
             model=self.model,
+            dial_requests=self.dial_requests,
         )
 
     async def _dial_once(self) -> None:
@@ -553,6 +555,8 @@ class CampaignController(Service):
         )
         self._advance(aid, c.OriginateSent(now))
         self.bus.publish(CallOriginated(self.campaign.id, aid, call.unit_id, line.name, now))
+        if self.dial_requests > 0:
+            self.dial_requests -= 1
         handle.queued().addCallbacks(
             lambda _: self._advance(aid, c.OriginateQueued(self.clock.seconds())),
             lambda f: self._originate_not_queued(aid, f),
@@ -819,6 +823,11 @@ class CampaignController(Service):
             if taken is not None:
                 self._route_to_agent(aid, taken.name, taken.exten)
             break
+        self.wake()
+
+    def request_dial(self) -> None:
+        """Preview mode: an agent asked for the next number."""
+        self.dial_requests += 1
         self.wake()
 
     def agent_result(

@@ -364,3 +364,18 @@ def test_hopper_batch_reused(tmp_path):
     finally:
         store_mod.thd_hopper_input = original
         rig.ctl.stopService()
+
+
+def test_preview_dials_on_request(tmp_path):
+    """Preview mode dials only when an agent asks, one call per request."""
+    from dialer.pacing.progressive import Preview
+
+    rig = Rig(tmp_path, mode="preview", policy=Preview()).start()
+    rig.step(3)
+    assert rig.ami.dials == []
+    rig.ctl.request_dial()
+    rig.step(0)
+    assert len(rig.ami.dials) == 1
+    rig.step(3)
+    assert len(rig.ami.dials) == 1
+    rig.ctl.stopService()

@@ -80,6 +80,18 @@ class Bridge:
     channels: frozenset[str] = field(default_factory=frozenset)
 
 
+def _replace(ch: Channel, changes: dict[str, object]) -> Channel:
+    """C{dataclasses.replace} without its per-call introspection (this runs for most events)."""
+    for key in changes:
+        if key not in _CHANNEL_FIELDS:
+            raise TypeError(f"Channel has no field {key!r}")
+    new = object.__new__(Channel)
+    d = new.__dict__
+    d.update(ch.__dict__)
+    d.update(changes)
+    return new
+
+
 def _int(text: str | None) -> int | None:
     if text is None:
         return None
@@ -112,6 +124,8 @@ def _snapshot(event: Message, prefix: str = "") -> dict[str, object]:
         out["state"] = state
     return out
 
+
+_CHANNEL_FIELDS = frozenset(f.name for f in dataclasses.fields(Channel))
 
 HangupCallback = Callable[[Channel, "int | None"], object]
 
@@ -207,7 +221,7 @@ class ChannelTracker:
         ch = self._channels.get(uniqueid)
         if ch is None:
             return None
-        new = dataclasses.replace(ch, **changes)  # type: ignore[arg-type]
+        new = _replace(ch, changes)
         self._put(new)
         return new
 

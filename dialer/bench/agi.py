@@ -404,6 +404,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_seconds=round(cpu, 1),
             cpu_percent=round(100 * cpu / elapsed, 1),
             simulator="in this process" if args.inline else "child process",
+            load_average_1m=round(os.getloadavg()[0], 2),
+            cores=os.cpu_count(),
             simulator_cpu_percent=None if sim_cpu is None else round(100 * sim_cpu / elapsed, 1),
             note="cpu/reactor lag: this process (FastAGI server, runner, DB thread"
             + (", simulator" if args.inline else "")

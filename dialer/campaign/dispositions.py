@@ -376,3 +376,29 @@ def rule_for(facts: CallFacts) -> Rule:
 def with_facts(facts: CallFacts, **changes: Any) -> CallFacts:
     """A copy of C{facts} with C{changes} applied."""
     return dataclasses.replace(facts, **changes)
+
+
+def _describe(when: Any) -> str:
+    parts = []
+    for key, value in when.items():
+        if isinstance(value, frozenset):
+            value = "/".join(str(v) for v in sorted(value, key=str))
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        parts.append(f"{key}={value}")
+    return ", ".join(parts) or "(anything else)"
+
+
+def markdown_table() -> str:
+    """L{RULES} as a Markdown table (docs/campaigns.md is checked against it)."""
+    lines = [
+        "| # | when (first match wins) | outcome | AAPOR | retry class | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, rule in enumerate(RULES, 1):
+        o = OUTCOMES[rule.outcome]
+        lines.append(
+            f"| {i} | {_describe(rule.when)} | {o.name} | {o.aapor} | {o.retry_class} | "
+            f"{rule.note} / {o.zh} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -480,8 +480,10 @@ class AMISession(protocol.Protocol):
             matched = [c for c in self._live() if pattern.search(c.name)]
             aid = msg.get("ActionID")
             for c in matched:
-                item: list[tuple[str, str]] = [("ActionID", aid)] if aid else []
-                self.send(Message.event("ChannelHungup", [*item, *c.snapshot()]))
+                # manager.c: "Event: ChannelHungup", "Channel: <name>", then the ActionID.
+                item: list[tuple[str, str]] = [("Channel", c.name)]
+                item += [("ActionID", aid)] if aid else []
+                self.send(Message.event("ChannelHungup", item))
                 pbx.hangup_channel(c, cause)
             done: list[tuple[str, str]] = [("ActionID", aid)] if aid else []
             self.send(

@@ -218,6 +218,7 @@ class Channel:
         self._wait_digits: str | None = None
         self._wait_media = False
         self._wait_bridge = False
+        self.media_pending = False
         self.done: defer.Deferred[None] = defer.Deferred()
 
     # -- snapshot -------------------------------------------------------------------
@@ -321,6 +322,8 @@ class Channel:
         """The other side started sending audio (ends an Answer()'s media wait)."""
         if self._waiter is not None and self._wait_media:
             self._wake(None)
+        else:
+            self.media_pending = True
 
     def request_hangup(self, cause: int | None) -> None:
         """Ask the channel to hang up; the running application ends with L{Hungup}."""
@@ -1023,7 +1026,8 @@ async def app_answer(pbx: PBX, chan: Channel, data: str) -> AppResult:
     else:
         pbx._set_state(chan, UP)
         chan.answered_at = pbx.clock.seconds()
-    await chan.wait(0.5, media=True)
+    if not chan.media_pending:
+        await chan.wait(0.5, media=True)
     return None
 
 

@@ -155,3 +155,18 @@ def test_hangup_while_ringing_ends_the_originate():
     assert [m["DialStatus"] for m in c.events("DialEnd")] == ["CANCEL"]
     assert c.events("OriginateResponse")[0]["Response"] == "Failure"
     assert sim.live_channels() == 0
+
+
+def test_hangup_by_regex_lists_the_channels():
+    """Hangup Channel: /regex/ is a list action: items, then ChannelsHungupListComplete."""
+    clock, sim, c = _setup()
+    login(c, clock)
+    _originate(c, "10009")
+    run_for(clock, 1.0)
+    c.send("Hangup", [("Channel", "/^Local/10009@callee-.*;1$/")], action_id="rx")
+    run_for(clock, 0.5)
+    assert c.response("rx")["EventList"] == "start"
+    assert [m["Channel"] for m in c.events("ChannelHungup")][0].endswith(";1")
+    done = c.events("ChannelsHungupListComplete")[0]
+    assert done["ListItems"] == "1" and done["ActionID"] == "rx"
+    assert sim.live_channels() == 0

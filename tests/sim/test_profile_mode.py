@@ -105,3 +105,45 @@ def test_agents_talk_and_recordings_hold_speech(tmp_path):
         assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
     assert w.getnframes() > 8000 * 10
     assert any(frames[i] for i in range(0, len(frames), 101))
+
+
+def test_hold_timeout_goes_to_safe_harbour():
+    """A call nobody redirects leaves hold after 120 s for the safe-harbour message."""
+    from dialer.sim.profile import CalleeBehaviour, Dist, Profile
+
+    clock = new_clock()
+    always = Profile(
+        mode="profile",
+        callee=CalleeBehaviour(shares=(("answer", 1.0),), ring=Dist("fixed", 1.0, lo=1.0, hi=1.0)),
+    )
+    sim = make_sim(clock, profile=always)
+    c = connect_client(sim, clock)
+    login(c, clock)
+    c.send(
+        "Originate",
+        [
+            ("Channel", "Local/13800000000@callee"),
+            ("Context", "hold"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Async", "true"),
+        ],
+        action_id="o",
+    )
+    run_for(clock, 130.0, step=0.1)
+    apps = [
+        (m["Context"], m["Application"])
+        for m in c.events("Newexten")
+        if m["Channel"].endswith(";1") and m["Context"] in ("hold", "safeharbour")
+    ]
+    assert apps == [
+        ("hold", "NoOp"),
+        ("hold", "Answer"),
+        ("hold", "Wait"),
+        ("hold", "Goto"),
+        ("safeharbour", "NoOp"),
+        ("safeharbour", "Answer"),
+        ("safeharbour", "Playback"),
+        ("safeharbour", "Hangup"),
+    ]
+    assert [m["Cause"] for m in c.events("Hangup")] == ["16", "16"]

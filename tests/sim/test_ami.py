@@ -166,7 +166,7 @@ def test_hangup_by_regex_lists_the_channels():
     c.send("Hangup", [("Channel", "/^Local/10009@callee-.*;1$/")], action_id="rx")
     run_for(clock, 0.5)
     assert c.response("rx")["EventList"] == "start"
-    assert [m["Channel"] for m in c.events("ChannelHungup")][0].endswith(";1")
+    assert next(m["Channel"] for m in c.events("ChannelHungup")).endswith(";1")
     done = c.events("ChannelsHungupListComplete")[0]
     assert done["ListItems"] == "1" and done["ActionID"] == "rx"
     assert sim.live_channels() == 0

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.agi.test_protocol -*-
 """
 FastAGI protocol: one Asterisk channel, one session, one command at a time.
 
@@ -17,8 +18,6 @@ Rules the reference traces taught us:
    function returns, however it ends;
  - a command that is not answered in time (L{CommandTimeout}) or a line that is not
    FastAGI (L{MalformedStream}) ends the session and closes this connection only.
-
-test-case-name: tests.agi.test_protocol
 """
 
 from __future__ import annotations

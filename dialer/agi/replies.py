@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.agi.test_replies -*-
 """
 FastAGI wire format, as Asterisk 22 speaks it (pure: no Twisted, no clock).
 
@@ -19,8 +20,6 @@ between a command and that command's reply (see C{agi_b2_*} in the reference tra
 
 Commands are words separated by spaces; Asterisk groups a double-quoted word and
 lets a backslash escape the next character, which is how L{quote} writes them.
-
-test-case-name: tests.agi.test_replies
 """
 
 from __future__ import annotations

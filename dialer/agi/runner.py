@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.agi.test_runner -*-
 """
 The IVR survey runner: one C{async def} over one AGI session, driving the pure
 L{dialer.surveys.flow} state machine with AGI commands.
@@ -37,8 +38,6 @@ had started) ends the flow cleanly: the answers already written stay, and the se
 and the attempt are marked with the flow's AAPOR outcome (partial / break-off ...).
 A command timeout or a malformed stream ends it the same way with another
 C{end_reason}. The protocol closes the socket when the runner returns.
-
-test-case-name: tests.agi.test_runner
 """
 
 from __future__ import annotations

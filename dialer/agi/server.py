@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.agi.test_server -*-
 """
 The FastAGI server: a factory routing sessions by C{agi_network_script}, and its service.
 
@@ -5,8 +6,6 @@ Asterisk's dialplan says C{AGI(agi://127.0.0.1:4573/survey,...)}; the path after
 port (C{survey}) arrives as C{agi_network_script} and picks the session function.
 An unknown script is logged and its socket closed (Asterisk then goes on with the
 dialplan, C{AGISTATUS=SUCCESS}).
-
-test-case-name: tests.agi.test_server
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.agi.test_shim -*-
 """
 Process AGI: the same survey runner for sites that prefer C{AGI(program)} to FastAGI.
 
@@ -21,8 +22,6 @@ answers and the outcome are always written. The process exits when the runner en
 
 Each process opens the store itself, so use PostgreSQL (or SQLite in WAL mode for a
 small site) and keep C{--db} out of logs that could expose a password.
-
-test-case-name: tests.agi.test_shim
 """
 
 from __future__ import annotations

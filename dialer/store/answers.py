@@ -1,11 +1,10 @@
+# -*- test-case-name: tests.agi.test_store_answers -*-
 """
 Answers and IVR sessions: C{thd_*} functions run on L{dialer.store.pool.DBThreadPool}.
 
 Every answer is its own short transaction, written the moment it is given, so a
 hang-up (or a crash) after question 3 keeps answers 1-3. Never log an answer's
 content; log ids.
-
-test-case-name: tests.agi.test_store_answers
 """
 
 from __future__ import annotations

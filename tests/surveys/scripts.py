@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dialer.surveys import flow
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "ivr_scripts" / "hechi_annual.yaml"
 
 #: A compact script with every feature: intro, consent, screener, per-unit block with
@@ -85,3 +87,23 @@ closing:
   break_off: [bye]
   refused: [bye]
 """
+
+
+def caller_events(step):
+    """Every distinct thing a caller can do at a step (one wrong key stands for all)."""
+    out: list[flow.Event] = [flow.Hangup()]
+    if isinstance(step, flow.Answer):
+        return [flow.Done(), flow.Hangup()]
+    if isinstance(step, flow.Play):
+        return [flow.Done(), flow.Digits("*"), flow.Hangup()]
+    if isinstance(step, flow.Record):
+        return [flow.RecordDone("/r", 2.0), flow.NoInput(), flow.Hangup()]
+    assert isinstance(step, flow.Collect)
+    out += [flow.NoInput(), flow.Digits("*"), flow.Digits("9")]
+    if step.kind == "choice":
+        out += [flow.Digits(c.key) for c in step.choices]
+    elif step.kind == "confirm":
+        out += [flow.Digits("#")]
+    else:
+        out += [flow.Digits("0"), flow.Digits("7"), flow.Digits("20")]
+    return out

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dialer.surveys import flow, loader
 from dialer.surveys.model import AAPOR_CODES, OUTCOMES
-from tests.surveys.scripts import EXAMPLE, SMALL
+from tests.surveys.scripts import EXAMPLE, SMALL, caller_events
 
 SCRIPT = loader.loads(SMALL, "small.yaml")
 FULL = loader.load(EXAMPLE)
@@ -298,26 +298,6 @@ def _key(state):
     return tuple(getattr(state, f.name) for f in dataclasses.fields(state) if f.name != "script")
 
 
-def _events_for(step, script):
-    """Every distinct thing a caller can do at a step (one wrong key stands for all)."""
-    out: list[flow.Event] = [flow.Hangup()]
-    if isinstance(step, flow.Answer):
-        return [flow.Done(), flow.Hangup()]
-    if isinstance(step, flow.Play):
-        return [flow.Done(), flow.Digits("*"), flow.Hangup()]
-    if isinstance(step, flow.Record):
-        return [flow.RecordDone("/r", 2.0), flow.NoInput(), flow.Hangup()]
-    assert isinstance(step, flow.Collect)
-    out += [flow.NoInput(), flow.Digits("*"), flow.Digits("9")]
-    if step.kind == "choice":
-        out += [flow.Digits(c.key) for c in step.choices]
-    elif step.kind == "confirm":
-        out += [flow.Digits("#")]
-    else:
-        out += [flow.Digits("0"), flow.Digits("7"), flow.Digits("20")]
-    return out
-
-
 @pytest.mark.slow
 def test_every_path_of_the_small_script_ends():
     """All reachable states, every caller action: no crash, no cycle, every leaf is an End."""
@@ -327,7 +307,7 @@ def test_every_path_of_the_small_script_ends():
             start = flow.start(SCRIPT, unit_code=unit, language=language)
             colour: dict[tuple, int] = {}  # 1 = on the path, 2 = done
             ends: set[str] = set()
-            stack = [(start, iter(_events_for(start[1], SCRIPT)))]
+            stack = [(start, iter(caller_events(start[1])))]
             colour[_key(start[0])] = 1
             while stack:
                 (state, _step), todo = stack[-1]
@@ -346,7 +326,7 @@ def test_every_path_of_the_small_script_ends():
                 if colour.get(k) == 2:
                     continue
                 colour[k] = 1
-                stack.append(((nxt_state, nxt_step), iter(_events_for(nxt_step, SCRIPT))))
+                stack.append(((nxt_state, nxt_step), iter(caller_events(nxt_step))))
             assert ends == {"complete", "partial", "break_off", "refused"}
             assert len(colour) > 20_000
 
@@ -409,7 +389,7 @@ def test_random_plausible_callers_reach_every_outcome_safely(data, unit):
             break
         if isinstance(step, flow.Answer):
             stored.append(step)
-        choices = _events_for(step, FULL)
+        choices = caller_events(step)
         # hang up rarely, so that most walks go deep
         ev = data.draw(st.sampled_from([e for e in choices if not isinstance(e, flow.Hangup)]))
         if data.draw(st.integers(0, 60)) == 0:

@@ -9,7 +9,7 @@ import wave
 import pytest
 
 from dialer.surveys import loader, prompts
-from tests.surveys.scripts import SMALL
+from tests.surveys.scripts import SMALL, caller_events
 
 SCRIPT = loader.loads(SMALL, "small.yaml")
 needs_tts = pytest.mark.skipif(
@@ -173,7 +173,6 @@ def test_every_sound_the_flow_plays_is_in_the_build_list():
 
     from dialer.surveys import flow
     from tests.surveys.scripts import EXAMPLE
-    from tests.surveys.test_flow import _events_for
 
     script = loader.load(EXAMPLE)
     made = {f"{prompts.sound_dir(script.id, s.language)}/{s.name}" for s in prompts.needed(script)}
@@ -187,9 +186,7 @@ def test_every_sound_the_flow_plays_is_in_the_build_list():
                     for say in getattr(step, "prompts", ()):
                         assert "{" not in say.text, say
                         played.update(say.audio)
-                    choices = [
-                        e for e in _events_for(step, script) if not isinstance(e, flow.Hangup)
-                    ]
+                    choices = [e for e in caller_events(step) if not isinstance(e, flow.Hangup)]
                     # mostly valid keys, so that walks go deep
                     keys = [
                         e for e in choices if isinstance(e, flow.Digits) and e.digits not in "*9"

@@ -378,3 +378,26 @@ def test_b3_any_split(cuts):
     assert [r.result for r in results if isinstance(r, Reply)] == [
         r.result for r in whole if isinstance(r, Reply)
     ]
+
+
+_PIECES = [b"200 result=", b"1", b"-1", b"HANGUP", b"\n", b"520-x", b"520 End", b" (", b")"]
+_PIECES += [b" endpos=3", b"510 x", b"511 x", b"\r", b"\xff", b"agi_x: 1", b" "]
+_STREAMS = st.one_of(
+    st.binary(max_size=300), st.lists(st.sampled_from(_PIECES), max_size=60).map(b"".join)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(garbage=_STREAMS, size=st.integers(min_value=1, max_value=50))
+def test_random_bytes_never_raise(garbage, size):
+    """Whatever the peer sends, dataReceived never raises; the command is answered, failed or pending."""
+    h = Harness(lambda agi: defer.Deferred())
+    h.feed(ENV)
+    d = h.protocol.send_command("ANSWER")
+    h.feed(garbage, size)
+    outcome = _outcome(d)
+    assert outcome is None or isinstance(
+        outcome, Reply | CallHungUp | CommandError | MalformedStream
+    )
+    if isinstance(outcome, MalformedStream):
+        assert h.transport.disconnecting

@@ -86,6 +86,8 @@ def default_retry_policy(rng: random.Random | None = None) -> Callable[[int], fl
 class AMIFactory(Factory):
     """Builds one L{AMIProtocol} per connection, wired to the client's event sink."""
 
+    noisy = False  # no "Starting factory" log line on every reconnect attempt
+
     def __init__(
         self,
         clock: IReactorTime,

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.rule import Rule
 
+from dialer.errors import InputError
 from dialer.frames import synth
 from dialer.frames.cleaning import reason_text
 from dialer.store.engine import create_engine
@@ -69,15 +70,27 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="frame size factor (1.0 = ~70,000 numbers)"
     )
+    parser.add_argument(
+        "--stop-after",
+        metavar="STEP",
+        help="stop after this step (e.g. draw_sample: sample frames only) / 运行到此步骤为止",
+    )
     parser.set_defaults(func=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    names = [step.__name__ for step in STEPS]
+    if args.stop_after is not None and args.stop_after not in names:
+        raise InputError(
+            f"no demo step {args.stop_after!r}; steps: {', '.join(names)} / 没有该步骤"
+        )
     demo = Demo(Path(args.dir), Console(), random.Random(args.seed), scale=args.scale)
     started = time.monotonic()
     try:
         for step in STEPS:
             step(demo)
+            if step.__name__ == args.stop_after:
+                break
     finally:
         if demo.engine is not None:
             demo.engine.dispose()

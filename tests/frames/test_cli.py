@@ -120,13 +120,15 @@ def test_report_and_sample_export(db, tmp_path, capsys):
 
 
 def test_demo_small(tmp_path, capsys):
-    """`dialer demo` runs every stage-1 step on a small frame and leaves its files."""
+    """`dialer demo` runs the sample-frame steps on a small frame and leaves its files."""
     root = tmp_path / "demo"
-    assert main(["demo", "--dir", str(root), "--scale", "0.03"]) == 0
+    args = ["demo", "--dir", str(root), "--scale", "0.03", "--stop-after", "draw_sample"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "rejected" in out and "hechi-2026" in out
     assert (root / "frames-report.xlsx").exists() and (root / "sample.csv").exists()
-    assert main(["demo", "--dir", str(root), "--scale", "0.03"]) == 0  # resets and runs again
+    assert main(args) == 0  # resets and runs again
+    assert main(["demo", "--stop-after", "nope"]) == 1
 
 
 def test_area_code_from_config_file(db, tmp_path, capsys):

@@ -156,11 +156,11 @@ class SimulatedPBX:
             self.pbx.stopped = True
         self.pbx = None
         self.accepting = False
+        if self.on_down is not None:
+            self.on_down()  # close the port first, so a reconnect after the EOF is refused
         for s in list(self.sessions):
             s.close()
         self.sessions.clear()
-        if self.on_down is not None:
-            self.on_down()
         if restart:
             self.clock.callLater(RESTART_GAP, self.start, booted=False)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 PROFILE = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles" / "reference.toml"
 
 
@@ -133,3 +135,68 @@ def test_pyst2_manager_logs_in_originates_and_gets_events(sim_port):
         assert {"Newchannel", "Newstate", "DialEnd"} <= {e.name for e in events}
     finally:
         manager.close()  # sends Logoff itself
+
+
+def _read_until(sock, marker: bytes, timeout=5.0) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_core_restart_over_tcp_closes_then_reopens_the_port(sim_port):
+    """Over real TCP: core restart now -> Shutdown + EOF, port refused, then back with a banner."""
+    sock = socket.create_connection(("127.0.0.1", sim_port))
+    _read_until(sock, b"\r\n")
+    sock.sendall(b"Action: Login\r\nUsername: dialer\r\nSecret: dialer\r\n\r\n")
+    _read_until(sock, b"Event: SuccessfulAuth")
+    sock.sendall(b"Action: Command\r\nCommand: core restart now\r\nActionID: r\r\n\r\n")
+    data = b""
+    sock.settimeout(5)
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    assert b"Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\nRestart: True" in data
+    # Right after the EOF a connect is refused, or (as Asterisk did once) accepted and reset.
+    try:
+        probe = socket.create_connection(("127.0.0.1", sim_port), timeout=1)
+    except OSError:
+        pass
+    else:
+        probe.settimeout(1)
+        try:
+            assert probe.recv(100) == b""
+        except OSError:
+            pass
+        probe.close()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            again = socket.create_connection(("127.0.0.1", sim_port), timeout=1)
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert _read_until(again, b"\r\n") == b"Asterisk Call Manager/11.0.0\r\n"
+    again.close()
+
+
+def test_bad_profile_is_a_one_line_error(tmp_path):
+    """dialer sim with an invalid profile exits 1 with a message naming the file."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[callee]\nanswer = 2\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dialer", "sim", "--profile", str(bad), "--ami", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "bad.toml" in proc.stderr + proc.stdout

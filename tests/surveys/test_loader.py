@@ -129,6 +129,14 @@ CASES = [
         "loop without exit",
     ),
     (
+        "loop of gotos without exit",
+        "        max_value: 20\n",
+        "        max_value: 20\n        goto: q_num\n",
+        "- id: q_num",
+        "blocks[1].questions[0]",
+        "loop without exit: every answer to q_num",
+    ),
+    (
         "goto unknown question",
         "label: {zh-CN: 继续, en: go on}}",
         "label: {zh-CN: 继续, en: go on}, goto: q_nope}",

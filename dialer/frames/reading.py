@@ -177,6 +177,8 @@ def open_table(path: str | os.PathLike[str], sheet: str | None = None) -> Iterat
         raise InputError(f"{p}: file not found / 找不到文件") from None
     except IsADirectoryError:
         raise InputError(f"{p}: is a directory / 是目录，不是文件") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror}) / 无法读取文件") from None
     if size == 0:
         raise InputError(f"{p}: empty file (0 bytes) / 文件为空（0 字节）")
     kind = sniff_format(head)

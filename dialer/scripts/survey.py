@@ -31,6 +31,11 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="also report sound files missing under DIR / 同时检查提示音文件",
     )
+    check.add_argument(
+        "--units-from-db",
+        action="store_true",
+        help="compare the script's units with the store's (--db) / 与数据库中的单位核对",
+    )
     check.set_defaults(func=run_check)
     rehearse = sub.add_parser(
         "try",
@@ -77,8 +82,11 @@ def run_check(args: argparse.Namespace) -> int:
             names.extend(found)
         else:
             names.append(name)
+    store_units = _store_units(args) if getattr(args, "units_from_db", False) else None
     for name in names:
         script, problems = loader.check(name)
+        if script is not None and store_units is not None:
+            problems.extend(loader.check_units(script, store_units))
         if script is not None and args.sounds:
             root = Path(args.sounds)
             for sound in needed(script):
@@ -116,6 +124,21 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{name}: OK / 通过 — {summary(script)}; {len(warnings)} warning(s) / 警告")
             failed = failed or (args.strict and bool(warnings))
     return 1 if failed else 0
+
+
+def _store_units(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
+    import sqlalchemy as sa
+
+    from dialer.store.connect import engine_from_args
+    from dialer.store.schema import units
+
+    engine = engine_from_args(args)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(units.c.code, units.c.name, units.c.name_en)).all()
+    finally:
+        engine.dispose()
+    return {row.code: (row.name, row.name_en) for row in rows}
 
 
 def _line(script: Script, sound_name: str) -> int:

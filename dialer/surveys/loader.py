@@ -106,6 +106,9 @@ _GLOSSES: tuple[tuple[str, str], ...] = (
     ("nobody can agree", "受访者无法同意"),
     ("missing ", "文件缺失"),
     ("differs from the file name", "问卷 id 与文件名不一致"),
+    ("not in the script", "单位不在问卷中"),
+    ("not in the store", "单位不在数据库中"),
+    ("differs from the store", "名称与数据库不一致"),
 )
 
 
@@ -389,6 +392,48 @@ def check_text(text: str, source: str = "<string>") -> tuple[Script | None, list
     if any(p.severity == "error" for p in problems):
         return None, problems
     return script, problems
+
+
+def check_units(script: Script, store_units: Mapping[str, tuple[str, str | None]]) -> list[Problem]:
+    """Compare a script's units with the store's (code -> (name, English name)).
+
+    A unit the store has but the script lacks is an error when the script asks about the
+    contact's unit: every call for a contact of that unit would fail to start.
+    """
+    out: list[Problem] = []
+    source = script.source
+    missing = sorted(set(store_units) - set(script.units))
+    if missing and script.uses_contact_unit():
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        out.append(
+            Problem(
+                source,
+                0,
+                "units",
+                f"{len(missing)} unit(s) of the store are not in the script: {shown}"
+                " (their contacts cannot take this survey)",
+            )
+        )
+    for code, unit in script.units.items():
+        if code not in store_units:
+            out.append(
+                Problem(source, unit.line, f"units.{code}", "unit not in the store", "warning")
+            )
+            continue
+        name, name_en = store_units[code]
+        for lang, stored in (("zh-CN", name), ("en", name_en)):
+            said = unit.name.get(lang)
+            if said is not None and stored and said != stored:
+                out.append(
+                    Problem(
+                        source,
+                        unit.line,
+                        f"units.{code}.{lang}",
+                        f"name {said!r} differs from the store's {stored!r}",
+                        "warning",
+                    )
+                )
+    return out
 
 
 # --- building the model ----------------------------------------------------------------

@@ -157,3 +157,22 @@ def test_length_estimate_uses_sound_files(small, tmp_path):
             w.writeframes(b"\0\0" * 80000)  # 10 s each
     timed = survey.estimate_seconds(script, "zh-CN", snd)
     assert timed > guess + 60
+
+
+def test_check_units_against_the_store(tmp_path, capsys):
+    """--units-from-db: the example matches the demo units; a missing unit is an error."""
+    url = f"sqlite:///{tmp_path / 'dialer.db'}"
+    assert cli.main(["--db", url, "db", "upgrade"]) == 0
+    assert cli.main(["--db", url, "units", "import", "--demo"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--db", url, "survey", "check", "--units-from-db", str(EXAMPLE)]) == 0
+    assert "0 warning(s)" in capsys.readouterr().out
+    text = EXAMPLE.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith('  "D82"')]
+    lines = [line.replace("金城江区", "金城江") for line in lines]
+    short = tmp_path / "hechi_annual.yaml"
+    short.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli.main(["--db", url, "survey", "check", "--units-from-db", str(short)]) == 1
+    captured = capsys.readouterr()
+    assert "1 unit(s) of the store are not in the script: D82" in captured.err
+    assert "units.451202.zh-CN: name '金城江' differs from the store's '金城江区'" in captured.out

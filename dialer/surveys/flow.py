@@ -47,9 +47,14 @@ caller or shell cannot crash the flow. Every path ends: retries, repeats and que
 visits (C{goto} loops) are all bounded.
 
 Prompts come as L{Say}: the prompt id, its text in the chosen language with C{{unit}}
-and C{{option}} filled in (for a screen, or a log), and C{audio}, the sound files to
-play in order, as names relative to Asterisk's sounds directory without extension
-(C{minyi/<script>/<lang>/<name>}, see L{dialer.surveys.prompts}).
+and C{{option}} filled in (for a screen, or a log), C{audio}, the sound files to play
+in order, as names relative to Asterisk's sounds directory without extension
+(C{minyi/<script>/<lang>/<name>}, see L{dialer.surveys.prompts}, or a sound the script
+names), and C{role} (intro, question, keypad, retry, confirm, closing): a screen shows
+the question and the C{choices} and can leave out the keypad talk.
+
+After the closing prompts have started, a hang-up keeps the outcome already decided. C{Timeout} is an alias of C{NoInput}.
+There is no "invalid" event: the shell reports the keys, the flow judges them.
 
 The outcome at the end follows AAPOR: explicit refusal (consent declined) is
 C{refused}; a hang-up before the first substantive question is C{refused}; otherwise

@@ -80,6 +80,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.answer_to_route = Histogram(
+            "dialer_answer_to_route_seconds",
+            "Answer to Redirect sent (to an agent, or to the IVR when abandoned)",
+            ["campaign", "to"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.decision = Histogram(
             "dialer_pacing_decision_seconds",
             "Time one pacing decision took",
@@ -142,6 +149,7 @@ class Metrics:
 
     def _routed(self, e: CallRouted) -> None:
         self.routed.labels(str(e.campaign_id), e.to, str(e.abandoned).lower()).inc()
+        self.answer_to_route.labels(str(e.campaign_id), e.to).observe(e.wait_seconds)
         if e.abandoned:
             self.abandoned.labels(str(e.campaign_id)).inc()
 

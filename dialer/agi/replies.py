@@ -402,6 +402,13 @@ class RecordResult:
     timed_out: bool
     failed: bool
     endpos: int | None
+    #: The word in parentheses: timeout, dtmf, hangup, writefile (cannot write), randomerror.
+    reason: str | None = None
+
+    @property
+    def hung_up(self) -> bool:
+        """The recording ended because the channel went away (not a file or media error)."""
+        return self.failed and self.reason not in ("writefile", "randomerror")
 
 
 def record_result(reply: Reply) -> RecordResult:
@@ -410,8 +417,8 @@ def record_result(reply: Reply) -> RecordResult:
     if value is None:
         raise MalformedStream(f"expected a number in result=, got {reply.result!r}")
     if value < 0:
-        return RecordResult(key=None, timed_out=False, failed=True, endpos=reply.endpos)
+        return RecordResult(None, False, True, reply.endpos, reply.data)
     key = None
     if reply.data == "dtmf" and 0 < value < 0x110000:
         key = chr(value)
-    return RecordResult(key=key, timed_out=reply.timed_out, failed=False, endpos=reply.endpos)
+    return RecordResult(key, reply.timed_out, False, reply.endpos, reply.data)

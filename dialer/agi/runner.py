@@ -523,6 +523,13 @@ class _Session:
         )
         recorded = replies.record_result(reply)
         seconds = (recorded.endpos or 0) / SAMPLE_RATE
+        if recorded.failed and not recorded.hung_up:
+            self.log.error(
+                "IVR attempt {attempt}: RECORD FILE failed ({reason}); comment skipped",
+                attempt=self.context.attempt_id,
+                reason=recorded.reason,
+            )
+            return flow.NoInput()
         if seconds <= 0:
             if recorded.failed:
                 raise CallHungUp("RECORD FILE failed")

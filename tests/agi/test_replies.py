@@ -193,7 +193,10 @@ class TestMeanings:
         )
         key = record_result(parse_result_line("200 result=35 (dtmf) endpos=8000"))
         assert key.key == "#"
-        assert record_result(parse_result_line("200 result=-1 (hangup) endpos=800")).failed
+        hung = record_result(parse_result_line("200 result=-1 (hangup) endpos=800"))
+        assert hung.failed and hung.hung_up
+        cannot = record_result(parse_result_line("200 result=-1 (writefile)"))
+        assert cannot.failed and not cannot.hung_up
 
 
 class TestCommands:

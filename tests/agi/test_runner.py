@@ -245,6 +245,14 @@ def test_hangup_while_recording_keeps_comment(engine):
     assert call.attempt().outcome == "complete"
 
 
+def test_recording_cannot_be_written(engine):
+    """RECORD FILE that cannot write its file skips the comment; the call is not a hang-up."""
+    call = Call(engine, [*FULL[:-1], Raw(("200 result=-1 (writefile)",))])
+    assert "q_comment" not in call.answers()
+    assert call.session().end_reason == "completed"
+    assert call.commands('STREAM FILE minyi/t5/zh-CN/thanks ""')
+
+
 def test_invalid_key_then_valid(engine):
     """A wrong key gets the invalid prompt and the question again; tries counts both."""
     call = Call(engine, ["9", "1", *FULL[1:]])

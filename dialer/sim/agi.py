@@ -128,6 +128,7 @@ class AGISession:
         self.busy = False
         self.notice_pending = False
         self.notice_sent = False
+        self.hangup_command = False
         self._notice_call: Any = None
 
     def start(self, url: str, script: str, args: list[str]) -> None:
@@ -324,6 +325,7 @@ async def c_hangup(s: AGISession, args: list[str]) -> str:
         s.pbx.hangup_channel(other, None)
         return "200 result=1"
     if not chan.soft_hangup:
+        s.hangup_command = True
         s.pbx.chan_event("SoftHangupRequest", chan, [("Cause", "32")])
         chan.request_hangup(None)
     return "200 result=1"
@@ -366,6 +368,8 @@ async def c_stream_file(s: AGISession, args: list[str]) -> str:
         return "200 result=-1 endpos=0"
     escape = args[1] if len(args) > 1 else ""
     digit, elapsed, hung = await s.play(seconds, escape)
+    # Asterisk reports an interrupted playback as FAILED (b2, b3).
+    s.pbx.set_var(s.chan, "PLAYBACKSTATUS", "FAILED" if hung or digit else "SUCCESS")
     if hung:
         return f"200 result=-1 endpos={_samples(elapsed)}"
     if digit:
@@ -380,6 +384,8 @@ async def c_control_stream_file(s: AGISession, args: list[str]) -> str:
     if seconds is None:
         return "200 result=-1 endpos=0"
     digit, _, hung = await s.play(seconds, args[1] if len(args) > 1 else "")
+    s.pbx.set_var(s.chan, "CPLAYBACKSTATUS", "FAILED" if hung else "SUCCESS")
+    s.pbx.set_var(s.chan, "CPLAYBACKOFFSET", "-1")
     if hung:
         return "200 result=-1 endpos=-1"
     return f"200 result={ord(digit) if digit else 0} endpos=-1"
@@ -566,4 +572,6 @@ async def run_agi(pbx: PBX, chan: Channel, args: list[str]) -> str:
         session.channel_hungup()
     await proto.closed
     chan.agi = None
+    if session.hangup_command:
+        return "FAILURE"  # what Asterisk reports after the script's own HANGUP (b3)
     return "HANGUP" if chan.soft_hangup else "SUCCESS"

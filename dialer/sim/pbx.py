@@ -219,6 +219,9 @@ class Channel:
         self._wait_media = False
         self._wait_bridge = False
         self.media_pending = False
+        self.requested = False  # hung up from outside (peer, bridge, AMI, shutdown)
+        self.no_cdr = False  # Dial()'s outgoing leg: its CDR is the caller's
+        self.dropping = False  # already being dropped by its dialer (busy/congestion)
         self.done: defer.Deferred[None] = defer.Deferred()
 
     # -- snapshot -------------------------------------------------------------------
@@ -332,6 +335,7 @@ class Channel:
         if self.cause is None and cause is not None:
             self.cause = cause
         self.soft_hangup = True
+        self.requested = True
         self._interrupt(Hungup())
         if self.agi is not None:
             self.agi.channel_hungup()
@@ -669,6 +673,7 @@ class PBX:
                 dialing.reply(False)
         # The dialing side drops its ;1: the ;2 leg ends with its own cause, then ;1 with 0.
         one.cause = 0
+        one.dropping = True
         two.request_hangup(cause)
 
     # -- the dialplan interpreter -------------------------------------------------------
@@ -737,6 +742,8 @@ class PBX:
         )
 
     def _cdr(self, chan: Channel, disposition: str | None = None) -> None:
+        if chan.no_cdr:
+            return
         now = self.clock.seconds()
         disp = (
             disposition
@@ -813,7 +820,9 @@ class PBX:
             return
         if chan.bridge is not None:
             self._leave_bridge(chan, cause)
-        if peer is not None and not peer.gone:
+        if chan.requested:
+            self.chan_event("SoftHangupRequest", chan, [("Cause", "16")])
+        if peer is not None and not peer.gone and not peer.dropping:
             self.chan_event("HangupRequest", peer, [("Cause", str(cause))])
         self._cdr(chan)
         self._hangup_event(chan, cause)
@@ -868,7 +877,7 @@ class PBX:
         """The AMI Hangup action on C{chan}."""
         if cause is None:
             cause = 16 if chan.bridge is not None else 0
-        self.chan_event("SoftHangupRequest", chan, [("Cause", "16")])
+        chan.requested = True
         if chan.dialing is not None or (chan.is_one and chan.app in ("AppDial", "AppDial2")):
             chan.cause = cause
             chan.soft_hangup = True
@@ -1056,10 +1065,15 @@ async def app_hangup(pbx: PBX, chan: Channel, data: str) -> AppResult:
 
 async def app_playback(pbx: PBX, chan: Channel, data: str) -> AppResult:
     """Playback(file): plays for the file's length."""
-    seconds = sound_seconds(split_args(data)[0]) or 0.0
+    seconds = sound_seconds(split_args(data)[0])
     if chan.peer is not None:
         chan.peer.media_started()
-    await chan.wait(seconds)
+    try:
+        await chan.wait(seconds or 0.0)
+    except Hungup:
+        pbx.set_var(chan, "PLAYBACKSTATUS", "FAILED")
+        raise
+    pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS" if seconds is not None else "FAILED")
     return None
 
 
@@ -1109,6 +1123,7 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     started = pbx.clock.seconds()
     one, two = pbx._local_pair(exten, context, chan.linkedid)
     pbx.set_var(one, "DIALEDPEERNUMBER", rest)
+    one.no_cdr = True
     one.exten = "s"
     pbx.chan_event("Newexten", one, _app_headers(one, "AppDial", "(Outgoing Line)"))
     one.app, one.app_data = "AppDial", "(Outgoing Line)"
@@ -1204,9 +1219,9 @@ async def app_agi(pbx: PBX, chan: Channel, data: str) -> AppResult:
     from dialer.sim.agi import run_agi
 
     status = await run_agi(pbx, chan, split_args(data))
+    pbx.set_var(chan, "AGISTATUS", status)
     if chan.soft_hangup:
         raise Hungup()
-    pbx.set_var(chan, "AGISTATUS", status)
     return None
 
 

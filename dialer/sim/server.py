@@ -33,6 +33,7 @@ SHUTDOWN_EVENT_DELAY = 1.1  # g1: Shutdown about 1.1 s after the hang-ups
 CLOSE_DELAY = 0.015  # then EOF 10-25 ms later
 RESTART_GAP = 0.75  # connections refused for about 0.75 s
 BOOT_SECONDS = 0.17  # Login works before FullyBooted, which comes ~170 ms later
+GLOBALS_SECONDS = 0.05  # the [globals] VarSet comes first
 
 
 class SimulatedPBX:
@@ -94,7 +95,24 @@ class SimulatedPBX:
         if self.on_up is not None:
             self.on_up()
         if not booted:
+            self.clock.callLater(GLOBALS_SECONDS, self._globals_loaded)
             self.clock.callLater(BOOT_SECONDS, self._booted)
+
+    def _globals_loaded(self) -> None:
+        # While booting, the dialplan's [globals] are announced as VarSet on no channel (g1).
+        if self.pbx is None:
+            return
+        for name, value in self.pbx.globals.items():
+            self.pbx.emit(
+                "VarSet",
+                [
+                    ("Privilege", "dialplan,all"),
+                    ("Channel", "none"),
+                    ("Uniqueid", "none"),
+                    ("Variable", name),
+                    ("Value", value),
+                ],
+            )
 
     def _booted(self) -> None:
         self.booted = True

@@ -17,8 +17,10 @@ of test_fidelity):
 - HEADERS: every message the simulator sends (strict or not) has exactly the header names
   the trace shows for a message of the same name and shape.
 - LOOSE events (VarSet, Cdr, HangupRequest, SoftHangupRequest, NewCallerid,
-  NewConnectedLine) are only checked for their headers; IGNORED ones (DeviceStateChange,
-  Queue*/Agent*, MusicOnHold*) are not compared.
+  NewConnectedLine) must match as a multiset of (name, channel, variable name / cause /
+  CDR disposition), in any order (Asterisk emits them from several threads); their
+  headers are checked as above. IGNORED ones (DeviceStateChange, Queue*/Agent*,
+  MusicOnHold*) are not compared.
 """
 
 from __future__ import annotations
@@ -162,6 +164,23 @@ def keys(messages: list[tuple[float, Message]]) -> list[Key]:
     return out
 
 
+def loose_keys(messages) -> Counter:
+    """(name, channel, variable / cause / disposition) of the loose events."""
+    norm = Normaliser()
+    out: Counter = Counter()
+    for _, m in messages:
+        if not m.is_event or m.name in STRICT or m.name in IGNORED:
+            continue
+        if m.name == "VarSet":
+            detail = m.get("Variable")
+        elif m.name == "Cdr":
+            detail = m.get("Disposition")
+        else:
+            detail = m.get("Cause")
+        out[(m.name, norm.name(m.get("Channel") or ""), detail)] += 1
+    return out
+
+
 @dataclass
 class Report:
     problems: list[str] = field(default_factory=list)
@@ -212,6 +231,12 @@ def compare(trace_msgs, sim_msgs, report: Report, label: str) -> None:
             if sj < si:
                 report.add(f"{label}: {ij} came before {ii} in sim (trace: {ti:.3f} < {tj:.3f})")
                 break
+    # loose events: same multiset, any order
+    la, lb = loose_keys(trace_msgs), loose_keys(sim_msgs)
+    for ident, n in (la - lb).items():
+        report.add(f"{label}: loose event missing from sim x{n}: {ident}")
+    for ident, n in (lb - la).items():
+        report.add(f"{label}: loose event extra in sim x{n}: {ident}")
     # headers
     shapes: dict[tuple, set] = {}
     for _, m in trace_msgs:

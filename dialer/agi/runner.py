@@ -462,6 +462,12 @@ class _Session:
                 return played.key
         return None
 
+    async def _require_channel(self) -> None:
+        """Raise L{CallHungUp} unless the channel is still up (C{CHANNEL STATUS})."""
+        reply = await self.agi.send_command(replies.channel_status())
+        if reply.value is None or reply.value < 0:
+            raise CallHungUp("no channel")
+
     def _playback_failed(self, sound: str, endpos: int | None) -> None:
         if endpos:  # it had started: the channel went away under it (trace b2)
             raise CallHungUp("playback cut off")
@@ -482,13 +488,15 @@ class _Session:
                 _command_timeout_for_prompt(self.config, step.timeout * (step.max_digits + 1)),
             )
             got = replies.digits_result(reply)
-            if got.failed:
-                raise CallHungUp("GET DATA failed")
-            if got.digits:
-                return flow.Digits(got.digits)
-            if not got.timed_out and "#" in step.keys:
-                return flow.Digits("#")  # '#' ends GET DATA and is not returned
-            return flow.NoInput()
+            if not got.failed:
+                if got.digits:
+                    return flow.Digits(got.digits)
+                if not got.timed_out and "#" in step.keys:
+                    return flow.Digits("#")  # '#' ends GET DATA and is not returned
+                return flow.NoInput()
+            # result=-1: a hang-up, or a prompt file Asterisk cannot play. Ask which.
+            await self._require_channel()
+            self._playback_failed(sounds[-1], 0)
         digits = first or ""
         while len(digits) < step.max_digits and digits not in ("*", "#"):
             reply = await self.agi.send_command(

@@ -45,7 +45,7 @@ WEDGE = "wedge"
 GARBAGE = "garbage"
 
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
-MEDIA = ("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "RECORD FILE", "ANSWER")
+MEDIA = ("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "RECORD FILE", "ANSWER", "CHANNEL STATUS")
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,8 @@ class FakeAsterisk:
             return [DEAD]
         if verb == "ANSWER":
             return ["200 result=0"]
+        if verb == "CHANNEL STATUS":
+            return ["200 result=6"]
         first = self.actions[0] if self.actions else None
         if isinstance(first, Raw) and first.match is not None and not line.startswith(first.match):
             first = None

@@ -245,6 +245,22 @@ def test_hangup_while_recording_keeps_comment(engine):
     assert call.attempt().outcome == "complete"
 
 
+def test_get_data_missing_prompt(engine):
+    """GET DATA -1 with the channel still up (a missing prompt) falls back to WAIT FOR DIGIT."""
+    call = Call(engine, [Raw(("200 result=-1",)), *FULL])
+    assert call.answers()["q1"].code == 1
+    assert call.commands("CHANNEL STATUS")
+    assert call.commands("WAIT FOR DIGIT 5000")
+    assert call.session().result == "complete"
+
+
+def test_get_data_hangup(engine):
+    """GET DATA -1 then the HANGUP line: a hang-up, not a missing prompt."""
+    call = Call(engine, ["1", Raw(("200 result=-1", "HANGUP"))])
+    assert sorted(call.answers()) == ["q1"]
+    assert call.session().end_reason == "hangup"
+
+
 def test_recording_cannot_be_written(engine):
     """RECORD FILE that cannot write its file skips the comment; the call is not a hang-up."""
     call = Call(engine, [*FULL[:-1], Raw(("200 result=-1 (writefile)",))])

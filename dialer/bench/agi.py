@@ -346,7 +346,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 except Exception:
                     await task.deferLater(reactor, 0.1, lambda: None)
-            await client.logged_in
+            client.logged_in.addTimeout(30, reactor)
+            try:
+                await client.logged_in
+            except defer.TimeoutError:
+                child.kill()
+                raise SystemExit("the simulator did not come up (dialer sim)") from None
             originate = client.originate
         sim_cpu0 = _cpu_of(child.pid) if child is not None else 0.0
         peak = [0]

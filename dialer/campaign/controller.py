@@ -147,6 +147,7 @@ class ControllerSettings:
     wrapup_timeout: float = 300.0
     failure_grace: float = 5.0  # after a failed OriginateResponse, wait this long for Hangup
     lost_after: float = 120.0  # a line down this long: its calls are lost
+    pending_grace: float = 10.0  # an unseen attempt this young may still get its channel
     per_unit: int = 50
     hopper_refresh: float = 10.0  # seconds a loaded batch of candidates is reused
     max_launch_per_tick: int = 50
@@ -979,8 +980,17 @@ class CampaignController(Service):
                         # the agent is still on this call: not free for another one
                         self.agents.talking(call.agent, now, attempt.id)
             if live_item is None:
-                if self.calls[attempt.id].state is CallState.WRAPUP:
+                current = self.calls[attempt.id]
+                if current.state is CallState.WRAPUP:
                     continue  # the line is down anyway; the agent's result is awaited
+                young = now - (current.originated_at or current.created_at)
+                if not current.channel_seen and young < self.settings.pending_grace:
+                    # Originate may still be on its way to a channel: followed by its id,
+                    # and ended as lost only if no channel shows up in time.
+                    self._track[attempt.id].timer = self.clock.callLater(
+                        self.settings.pending_grace - young, self._recheck_pending, attempt.id
+                    )
+                    continue
                 self._advance(attempt.id, c.Lost(now))
                 lost += 1
                 continue
@@ -998,6 +1008,11 @@ class CampaignController(Service):
         )
         self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
         self.wake()
+
+    def _recheck_pending(self, aid: int) -> None:
+        call = self.calls.get(aid)
+        if call is not None and not call.ended and not call.channel_seen:
+            self._advance(aid, c.Lost(self.clock.seconds()))
 
     def _resume(self, aid: int, item: Message) -> None:
         """Pick up a call found alive after a restart, from what CoreShowChannel says."""

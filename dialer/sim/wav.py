@@ -32,8 +32,15 @@ def _header(data_bytes: int) -> bytes:
     )
 
 
+_CACHE: dict[tuple[Path, ...], list[bytes]] = {}
+
+
 def load_clips(paths: list[Path]) -> list[bytes]:
-    """PCM frames of the clips that are 8 kHz, 16-bit, mono (others are skipped)."""
+    """PCM frames of the clips that are 8 kHz, 16-bit, mono (others skipped); read once."""
+    key = tuple(paths)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
     clips = []
     for p in paths:
         try:
@@ -42,6 +49,7 @@ def load_clips(paths: list[Path]) -> list[bytes]:
                     clips.append(w.readframes(w.getnframes()))
         except (OSError, wave.Error, EOFError):
             continue
+    _CACHE[key] = clips
     return clips
 
 

@@ -386,7 +386,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with engine.connect() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(schema.answers)).scalar()
         done = sum(results.values())
-        control = round_trips.get("ANSWER", []) + round_trips.get("GET VARIABLE", [])
+        control = [
+            rtt
+            for verb in ("ANSWER", "GET FULL VARIABLE", "GET VARIABLE", "CHANNEL STATUS")
+            for rtt in round_trips.get(verb, [])
+        ]
         get_data = round_trips.get("GET DATA", [])
         figures.update(
             database=engine.dialect.name,

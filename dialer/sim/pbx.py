@@ -964,10 +964,8 @@ class PBX:
 
 
 def _peer_respondent(chan: Channel) -> bool:
-    if chan.peer is not None and chan.peer.respondent:
-        return True
-    bridge_peer = chan.bridge
-    return bridge_peer is not None
+    """True when the person on the other Local half is a simulated (speaking) respondent."""
+    return chan.peer is not None and chan.peer.respondent
 
 
 _PRES = "0 (Presentation Allowed, Not Screened)"

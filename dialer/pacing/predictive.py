@@ -140,7 +140,7 @@ class Predictive:
         theta: float = 0.03,
         theta_min: float = 0.002,
         theta_max: float = 0.5,
-        gain: float = 0.3,
+        gain: float = 0.6,
         gain_i: float = 0.02,
         interval: float = 30.0,
         horizon_s: float = 1800.0,

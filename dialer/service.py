@@ -32,7 +32,7 @@ from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, Line
 from dialer.campaign.simdesk import SimulatedDesk
 from dialer.daemonconf import DaemonConfig
-from dialer.events import AMIStateChanged, EventBus, SurveyFinished
+from dialer.events import AMIStateChanged, EventBus
 from dialer.metrics import Metrics, ReactorLag, web_root
 from dialer.pacing.base import policy_for_mode
 from dialer.store import campaigns as store
@@ -216,23 +216,16 @@ class DialerService(MultiService):
     def _agi_service(self, config: DaemonConfig) -> Service:
         from pathlib import Path
 
-        from dialer.agi.protocol import FastAGIProtocol
         from dialer.agi.runner import PoolAnswerStore, ScriptDirectory, SurveyRunner
         from dialer.agi.server import FastAGIFactory, fastagi_service
 
         runner = SurveyRunner(
-            PoolAnswerStore(self.pool), ScriptDirectory(Path(config.agi_scripts)), self.reactor
+            PoolAnswerStore(self.pool),
+            ScriptDirectory(Path(config.agi_scripts)),
+            self.reactor,
+            bus=self.bus,  # SurveyFinished -> the controller classifies the attempt
         )
-        bus, reactor = self.bus, self.reactor
-
-        async def survey(agi: FastAGIProtocol) -> object:
-            result = await runner(agi)
-            uniqueid = agi.env.get("uniqueid") if agi.env is not None else None
-            if uniqueid and result.outcome:
-                bus.publish(SurveyFinished(uniqueid, result.outcome, reactor.seconds()))
-            return result
-
-        factory = FastAGIFactory(self.reactor, {"survey": survey})
+        factory = FastAGIFactory(self.reactor, {"survey": runner})
         return fastagi_service(self.reactor, config.agi_endpoint, factory)
 
     def health(self) -> Iterable[tuple[str, bool]]:

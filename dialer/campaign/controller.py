@@ -47,6 +47,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from dialer.agi.runner import ATTEMPT_VARIABLE
 from dialer.ami.message import Message
 from dialer.campaign import calls as c
 from dialer.campaign.agents import AgentPool
@@ -547,7 +548,7 @@ class CampaignController(Service):
             timeout=self.settings.ring_timeout,
             caller_id=self.campaign.caller_id,
             variables=[
-                ("ATTEMPT_ID", str(aid)),
+                (ATTEMPT_VARIABLE, str(aid)),  # the IVR runner finds its attempt by it
                 ("CAMPAIGN", str(self.campaign.id)),
             ],
             channel_id=call.uniqueid,

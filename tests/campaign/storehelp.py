@@ -9,13 +9,19 @@ from dialer.store.schema import contacts, dnc, draw_members, draws, units
 
 
 def seed_frame(
-    conn: sa.Connection, n_units: int = 2, per_unit: int = 5, shared_number: bool = False
+    conn: sa.Connection,
+    n_units: int = 2,
+    per_unit: int = 5,
+    shared_number: bool = False,
+    codes: list[str] | None = None,
 ) -> dict:
     """Units u1..uN with `per_unit` contacts each and a draw 'd1' holding them all."""
     unit_ids, contact_ids = [], {}
     for u in range(1, n_units + 1):
         uid = conn.execute(
-            units.insert().values(code=f"u{u}", name=f"单位{u}", kind="department")
+            units.insert().values(
+                code=codes[u - 1] if codes else f"u{u}", name=f"单位{u}", kind="department"
+            )
         ).inserted_primary_key[0]
         unit_ids.append(uid)
         for i in range(per_unit):

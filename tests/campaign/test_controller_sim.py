@@ -161,3 +161,94 @@ def test_pbx_kill9_g3_calls_lost_then_resume(tmp_path):
     assert all(r["status"] == "ended" for r in rig.rows())
     rig.ctl.stopService()
     rig.ami.stopService()
+
+
+@pytest.mark.slow
+def test_abandoned_calls_run_the_ivr_survey(tmp_path):
+    """No agent within 2 s: the call goes to the survey context, the real FastAGI runner asks the
+    questions, its SurveyFinished reaches the controller, and the attempt keeps the IVR's outcome."""
+    from dialer.agi.runner import PoolAnswerStore, ScriptDirectory, SurveyRunner
+    from dialer.agi.server import FastAGIFactory
+    from dialer.pacing.snapshot import Decision
+    from dialer.sim.loopback import LoopbackEndpoint
+    from dialer.sim.profile import CalleeBehaviour, Dist, Profile, RespondentBehaviour
+
+    class Three:
+        mode = "predictive"
+
+        def decide(self, snapshot):
+            return Decision(max(0, 3 - snapshot.lines_in_use))
+
+    clock = Clock()
+    clock.advance(T0)
+    engine = sqlite_engine(tmp_path)
+    with engine.begin() as conn:
+        seed_frame(conn, n_units=1, per_unit=12, codes=["451202"])  # a unit of the t5 script
+        cid = make_campaign(conn, mode="predictive", questionnaire="t5")
+        store.thd_set_status(conn, cid, "running", T0)
+        camp = store.thd_get_campaign(conn, cid)
+    bus = EventBus()
+    events = []
+    bus.subscribe(object, events.append)
+    db = InlineDB(engine)
+    scripts = Path(__file__).resolve().parents[1] / "agi" / "data"
+    runner = SurveyRunner(PoolAnswerStore(db), ScriptDirectory(scripts), clock, bus=bus)
+    factory = FastAGIFactory(clock, {"survey": runner})
+    profile = Profile(
+        callee=CalleeBehaviour(
+            shares=(("answer", 1.0),),
+            ring=Dist("fixed", 2.0, lo=2.0, hi=2.0),
+            talk=Dist("fixed", 600.0, lo=600.0, hi=600.0),
+        ),
+        respondent=RespondentBehaviour(
+            hesitation=Dist("uniform", 0.3, 1.0, 0.3, 1.0), keys=(("1", 1.0),)
+        ),
+    )
+    sim = SimulatedPBX(
+        clock=clock,
+        rng=random.Random(3),
+        profile=profile,
+        agi_endpoint=lambda host, port: LoopbackEndpoint(clock, factory, port),
+    )
+    ami = AMIClient(sim.ami_endpoint(), "dialer", "dialer", clock=clock, keepalive_interval=None)
+    pool = AgentPool()
+    pool.add("agent1", now=T0)
+    ctl = CampaignController(
+        camp,
+        db=db,
+        lines=[Line("pbx1", ami, 10)],
+        agents=pool,
+        policy=Three(),
+        clock=clock,
+        bus=bus,
+        settings=ControllerSettings(always_open=True),
+        rng=random.Random(1),
+        timer=lambda: 0.0,
+    )
+    ami.startService()
+    for _ in range(20):
+        clock.advance(0.05)
+    ctl.startService()
+    for _ in range(int(300 / 0.05)):
+        clock.advance(0.05)
+    abandoned = [e for e in events if isinstance(e, CallRouted) and e.abandoned]
+    assert abandoned, "one agent and three lines: some answers find no agent"
+    assert all(abs(e.wait_seconds - 2.0) < 0.06 for e in abandoned)
+    with engine.connect() as conn:
+        rows = [
+            r._asdict()
+            for r in conn.execute(sa.select(attempts).where(attempts.c.abandoned.is_(True)))
+        ]
+    ivr_done = [r for r in rows if r["status"] == "ended"]
+    assert ivr_done and all(r["mode"] == "ivr" for r in ivr_done)
+    assert {r["outcome"] for r in ivr_done} <= {
+        "complete",
+        "partial",
+        "breakoff",
+        "hangup_intro",
+        "refusal",
+        "abandoned",
+    }
+    assert any(r["outcome"] == "complete" for r in ivr_done)
+    ctl.stopService()
+    ami.stopService()

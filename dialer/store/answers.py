@@ -118,7 +118,7 @@ def thd_start_ivr_session(
     uniqueid: str | None = None,
     language: str | None = None,
 ) -> int:
-    """Open an IVR session for an attempt (and mark the attempt as taken by IVR); its id."""
+    """Open an IVR session for an attempt; its id."""
     session_id = conn.execute(
         ivr_sessions.insert().values(
             attempt_id=attempt_id,
@@ -130,7 +130,6 @@ def thd_start_ivr_session(
             asked=0,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
-    conn.execute(attempts.update().where(attempts.c.id == attempt_id).values(mode="ivr"))
     return int(session_id)
 
 
@@ -195,7 +194,7 @@ def thd_finish_ivr_session(
     disposition: str | None = None,
     language: str | None = None,
 ) -> None:
-    """Close an IVR session; with an C{outcome}, also mark its attempt (name + AAPOR code).
+    """Close an IVR session; with an C{outcome}, also mark its attempt (name + AAPOR code, mode ivr).
 
     C{outcome} is a L{dialer.campaign.dispositions.OUTCOMES} name (C{partial},
     C{breakoff}, ...) and C{disposition} its AAPOR code (C{1.2}, C{2.12}, ...).
@@ -215,7 +214,7 @@ def thd_finish_ivr_session(
         conn.execute(
             attempts.update()
             .where(attempts.c.id == attempt_id.scalar_subquery())
-            .values(outcome=outcome, disposition=disposition)
+            .values(outcome=outcome, disposition=disposition, mode="ivr")
         )
 
 

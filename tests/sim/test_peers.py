@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # pyst2 itself uses deprecated threading names (isSet, currentThread).
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:asterisk.manager"),
+]
 
 PROFILE = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles" / "reference.toml"
 

@@ -237,6 +237,7 @@ class CampaignController(Service):
         self._exhausted = False
         self._hopper: store.HopperInput | None = None
         self._hopper_at = float("-inf")
+        self._launched: dict[int, int] = {}  # unit -> dials since the batch was loaded
         self._last_status_poll = float("-inf")
         self.dial_requests = 0  # preview mode: agents who asked for their next number
         self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
@@ -434,9 +435,14 @@ class CampaignController(Service):
         if wanted <= 0:
             return
         hopper, fresh = await self._hopper_input(now, wanted)
+        # lines in flight per unit from this controller's own calls (always current), and
+        # dials made since the batch was loaded
         units = {
-            uid: dataclasses.replace(u, live=0) for uid, u in hopper.units.items()
-        }  # lines in flight per unit: from this controller's own calls, always current
+            uid: dataclasses.replace(
+                u, live=0, dialed=u.dialed + self._launched.get(uid, 0) - u.live
+            )
+            for uid, u in hopper.units.items()
+        }
         live_numbers = set(hopper.live_numbers)
         for aid, call in self.calls.items():
             if call.ended:
@@ -487,6 +493,7 @@ class CampaignController(Service):
                 store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit
             )
             self._hopper, self._hopper_at = cached, now
+            self._launched = {}
             return cached, True
         return cached, False
 
@@ -534,6 +541,7 @@ class CampaignController(Service):
         )
         self._adopt(call, line)
         self._track[aid].number = claim.number
+        self._launched[claim.unit_id] = self._launched.get(claim.unit_id, 0) + 1
         if not line.ami.ready:
             self._advance(aid, c.OriginateRefused(now, "AMI not connected"))
             return

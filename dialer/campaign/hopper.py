@@ -7,7 +7,8 @@ how many lines the pacer wants, L{select} returns the contacts to dial, in order
  1. appointments (callbacks) that are due, oldest first;
  2. then one contact at a time from the unit with the fewest lines in flight per
     remaining quota (fairness across units: a unit far from its quota gets more
-    lines; without quotas this is a plain round robin);
+    lines; without quotas this is a plain round robin), ties going to the unit dialed
+    least so far (per remaining quota), so that over a campaign every unit gets its turn;
  3. within a unit, due retries (oldest due time first) before fresh contacts (in
     sample order).
 
@@ -50,6 +51,9 @@ class UnitState:
     quota: int | None = None  # completes wanted; None = no cap
     completes: int = 0
     live: int = 0  # attempts in flight now
+    dialed: int = (
+        0  # attempts made so far (ties between equally loaded units go to the least dialed)
+    )
 
     @property
     def full(self) -> bool:
@@ -145,9 +149,11 @@ def select(
     queues = {u: sorted(cs, key=_due_key, reverse=True) for u, cs in per_unit.items()}
     weights = _weights([units[u] for u in queues])
 
-    def load(unit_id: int) -> float:
-        lines = units[unit_id].live + picked_per_unit.get(unit_id, 0)
-        return lines / weights[unit_id]
+    def load(unit_id: int) -> tuple[float, float, int]:
+        picked = picked_per_unit.get(unit_id, 0)
+        lines = units[unit_id].live + picked
+        dialed = units[unit_id].dialed + picked
+        return (lines / weights[unit_id], dialed / weights[unit_id], unit_id)
 
     heap = [(load(u), u) for u in queues]
     heapq.heapify(heap)

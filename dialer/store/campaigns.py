@@ -351,11 +351,23 @@ def thd_unit_states(conn: sa.Connection, campaign_id: int) -> dict[int, UnitStat
         .group_by(cc.c.unit_id)
     )
     live_by_unit = {r.unit_id: r.n for r in conn.execute(live)}
+    dialed = (
+        sa.select(cc.c.unit_id, sa.func.sum(cc.c.attempts).label("n"))
+        .where(cc.c.campaign_id == campaign_id)
+        .group_by(cc.c.unit_id)
+    )
+    dialed_by_unit = {r.unit_id: int(r.n or 0) for r in conn.execute(dialed)}
     rows = conn.execute(
         sa.select(campaign_units).where(campaign_units.c.campaign_id == campaign_id)
     )
     return {
-        r.unit_id: UnitState(r.unit_id, r.quota, r.completes, live_by_unit.get(r.unit_id, 0))
+        r.unit_id: UnitState(
+            r.unit_id,
+            r.quota,
+            r.completes,
+            live_by_unit.get(r.unit_id, 0),
+            dialed_by_unit.get(r.unit_id, 0) + live_by_unit.get(r.unit_id, 0),
+        )
         for r in rows
     }
 

@@ -400,3 +400,15 @@ def test_restart_follows_a_late_channel(tmp_path):
     assert (a["outcome"], a["hangup_cause"]) == ("busy", 17)
     assert not any(d.number == d1.number for d in second.ami.dials)
     second.ctl.stopService()
+
+
+def test_units_take_turns_over_time(tmp_path):
+    """One line at a time over ten units: ten dials reach ten different units (no low-id favourite)."""
+    rig = Rig(tmp_path, agents=1, units=10, per_unit=5).start()
+    for _ in range(10):
+        (d,) = [d for d in rig.ami.dials if not d.result.called]
+        rig.ami.busy(d)
+        rig.step(0)
+    units = [a["unit_id"] for a in rig.attempts()][:10]
+    assert len(set(units)) == 10
+    rig.ctl.stopService()

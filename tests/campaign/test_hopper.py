@@ -182,3 +182,13 @@ def test_hopper_invariants(cands, units, wanted, live_numbers):
     # callbacks come first
     flags = [p.callback for p in s.picks]
     assert flags == sorted(flags, reverse=True)
+
+
+def test_ties_go_to_least_dialed_unit():
+    """Equal lines in flight: the unit dialed least so far goes first, so every unit gets its turn."""
+    units = {1: UnitState(1, dialed=9), 2: UnitState(2, dialed=3), 3: UnitState(3, dialed=5)}
+    cands = [c(u * 100 + i, unit=u) for u in (1, 2, 3) for i in range(5)]
+    s = select(cands, units, now=NOW, wanted=1)
+    assert [p.unit_id for p in s.picks] == [2]
+    s = select(cands, units, now=NOW, wanted=4)
+    assert Counter(p.unit_id for p in s.picks) == {2: 2, 3: 1, 1: 1}

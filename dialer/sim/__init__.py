@@ -14,6 +14,7 @@ Public API (small on purpose)::
         profile=load_profile(Path("dialer/sim/profiles/evening.toml")),
         recordings=Path("recordings"),        # MixMonitor WAVs (None: no files)
         agi_endpoint=lambda host, port: endpoint,  # where AGI() connects (None: nothing listens)
+        planner=None,    # optional: channel -> Plan(steps, outcome, respondent) per callee/agent
     )
     sim.ami_endpoint()       # in-memory IStreamClientEndpoint to the AMI (no socket)
     sim.factory              # the AMI server factory, for reactor.listenTCP / listen_tcp()
@@ -43,15 +44,24 @@ Reason 0 like an unknown technology), Queue(), music on hold, DeviceStateChange 
 queue events, the "accept then reset" of a connection made during a restart.
 """
 
+from dialer.sim.dialplan import Step
 from dialer.sim.loopback import LoopbackEndpoint
+from dialer.sim.pbx import Plan, Planner
 from dialer.sim.profile import Profile, ProfileError, load_profile
 from dialer.sim.server import SimulatedPBX, listen_tcp
+from dialer.sim.virtual import FastClock, run_for, run_until
 
 __all__ = [
+    "FastClock",
     "LoopbackEndpoint",
+    "Plan",
+    "Planner",
     "Profile",
     "ProfileError",
     "SimulatedPBX",
+    "Step",
     "listen_tcp",
     "load_profile",
+    "run_for",
+    "run_until",
 ]

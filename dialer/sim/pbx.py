@@ -35,6 +35,8 @@ __all__ = [
     "Channel",
     "Hungup",
     "OriginateRequest",
+    "Plan",
+    "Planner",
     "Subscriber",
 ]
 
@@ -128,6 +130,24 @@ class OriginateRequest:
     channel_id: str | None = None
     other_channel_id: str | None = None
     is_async: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """
+    What a called party (C{callee}) or an interviewer (C{agents}) does: the dialplan its
+    answering leg runs, the outcome name counted in L{PBX.outcomes}, and whether it is a
+    person who presses keys in the IVR (a "respondent"; see L{dialer.sim.profile.react}).
+    """
+
+    steps: list[Step]
+    outcome: str | None = None
+    respondent: bool = False
+
+
+#: C{planner(channel) -> Plan | None}: decides the behaviour of each new C{callee}/C{agents}
+#: leg (C{channel.context}, C{channel.exten} say which); None falls back to the profile.
+Planner = Callable[["Channel"], Plan | None]
 
 
 @dataclass
@@ -368,6 +388,7 @@ class PBX:
         recordings: Path | None,
         agi_connect: Callable[[str, int], defer.Deferred[Any]] | None = None,
         audio: list[Path] | None = None,
+        planner: Planner | None = None,
     ) -> None:
         # zope interfaces are not understood by mypy here; keep the injected clock as Any.
         self.clock: Any = clock
@@ -377,6 +398,7 @@ class PBX:
         self.recordings = recordings
         self.agi_connect = agi_connect
         self.audio = audio or []
+        self.planner = planner
         self.globals: dict[str, str] = dict(dialplan.globals)
         if recordings is not None:
             self.globals["MONITOR_DIR"] = str(recordings)
@@ -558,7 +580,13 @@ class PBX:
         self.processed_calls += 1
 
     def _start_callee(self, two: Channel) -> None:
-        if two.context == "callee" and self.profile.mode == "profile":
+        plan = self.planner(two) if self.planner is not None else None
+        if plan is not None:
+            two.steps, two.steps_context = list(plan.steps), two.context
+            two.respondent = plan.respondent
+            if plan.outcome is not None:
+                self.outcomes[plan.outcome] = self.outcomes.get(plan.outcome, 0) + 1
+        elif two.context == "callee" and self.profile.mode == "profile":
             outcome, steps = callee_steps(self.profile, two.exten, self.rng)
             two.steps, two.steps_context = steps, two.context
             two.respondent = outcome == "answer"

@@ -22,7 +22,7 @@ from dialer.sim.agi import AGIClientProtocol
 from dialer.sim.ami import AMIServerFactory, AMISession
 from dialer.sim.dialplan import Dialplan
 from dialer.sim.loopback import LoopbackEndpoint
-from dialer.sim.pbx import PBX
+from dialer.sim.pbx import PBX, Planner
 from dialer.sim.profile import Profile
 
 __all__ = ["DEFAULT_DIALPLAN", "SimulatedPBX"]
@@ -42,6 +42,8 @@ class SimulatedPBX:
 
     @param agi_endpoint: C{(host, port) -> IStreamClientEndpoint} used by C{AGI()}; None
         means nothing listens (AGISTATUS=FAILURE, as in trace j).
+    @param planner: optional C{channel -> Plan | None} deciding each callee/interviewer
+        leg's behaviour (e.g. a pacing scenario's call fates); None uses the profile.
     """
 
     log = Logger()
@@ -57,6 +59,7 @@ class SimulatedPBX:
         agi_endpoint: Callable[[str, int], Any] | None = None,
         users: dict[str, str] | None = None,
         audio: list[Path] | None = None,
+        planner: Planner | None = None,
     ) -> None:
         self.clock: Any = clock  # IReactorTime (Any: mypy lacks the zope plugin)
         self.rng = rng
@@ -66,6 +69,7 @@ class SimulatedPBX:
         self.agi_endpoint = agi_endpoint
         self.users = users if users is not None else {"dialer": "dialer"}
         self.audio = audio or []
+        self.planner = planner
         self.sessions: list[AMISession] = []
         self.factory = AMIServerFactory(self)
         self.pbx: PBX | None = None
@@ -87,6 +91,7 @@ class SimulatedPBX:
             recordings=self.recordings,
             agi_connect=self._agi_connect if self.agi_endpoint is not None else None,
             audio=self.audio,
+            planner=self.planner,
         )
         for s in self.sessions:
             self.pbx.subscribe(s)

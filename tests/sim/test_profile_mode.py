@@ -147,3 +147,46 @@ def test_hold_timeout_goes_to_safe_harbour():
         ("safeharbour", "Hangup"),
     ]
     assert [m["Cause"] for m in c.events("Hangup")] == ["16", "16"]
+
+
+def test_planner_overrides_the_profile():
+    """A planner decides each callee's dialplan, outcome label and respondent flag."""
+    from dialer.sim import Plan, Step
+
+    def planner(chan):
+        if chan.context != "callee":
+            return None
+        busy = chan.exten.endswith("0")
+        steps = (
+            [Step("Wait", "1"), Step("Busy", "5")]
+            if busy
+            else [
+                Step("Ringing", ""),
+                Step("Wait", "2"),
+                Step("Answer", ""),
+                Step("Wait", "3"),
+                Step("Hangup", "16"),
+            ]
+        )
+        return Plan(steps, outcome="busy" if busy else "live", respondent=not busy)
+
+    clock = new_clock()
+    sim = make_sim(clock, profile=load_profile(PROFILES / "evening.toml"))
+    sim.planner = planner
+    sim.start()
+    c = connect_client(sim, clock)
+    login(c, clock)
+    for i in range(10):
+        c.send(
+            "Originate",
+            [
+                ("Channel", f"Local/1390000000{i}@callee"),
+                ("Context", "hold"),
+                ("Exten", "s"),
+                ("Priority", "1"),
+                ("Async", "true"),
+            ],
+        )
+    run_for(clock, 10.0)
+    assert sim.pbx.outcomes == {"busy": 1, "live": 9}
+    assert Counter(m["Reason"] for m in c.events("OriginateResponse")) == {"5": 1, "4": 9}

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
@@ -148,6 +148,7 @@ class ControllerSettings:
     wrapup_timeout: float = 300.0
     failure_grace: float = 5.0  # after a failed OriginateResponse, wait this long for Hangup
     lost_after: float = 120.0  # a line down this long: its calls are lost
+    drain_timeout: float = 30.0  # on stop, follow calls in progress this long
     pending_grace: float = 10.0  # an unseen attempt this young may still get its channel
     per_unit: int = 50
     hopper_refresh: float = 10.0  # seconds a loaded batch of candidates is reused
@@ -274,11 +275,27 @@ class CampaignController(Service):
         self.wake()
 
     def stopService(self) -> Deferred[None]:
+        """Stop dialing at once; follow the calls in progress for up to C{drain_timeout}
+        seconds (their dispositions get written), then let go. Calls still up after that
+        are reconciled at the next start."""
         super().stopService()  # type: ignore[no-untyped-call]
-        if self._heartbeat is not None and self._heartbeat.running:
-            self._heartbeat.stop()
         if self._wake_call is not None and self._wake_call.active():
             self._wake_call.cancel()
+        return Deferred.fromCoroutine(self._drain())
+
+    async def _drain(self) -> None:
+        deadline = self.clock.seconds() + self.settings.drain_timeout
+        while self.live_count() and self.clock.seconds() < deadline:
+            await task.deferLater(self.clock, 0.25, lambda: None)
+        if self.live_count():
+            self.log.info(
+                "campaign {campaign}: stopping with {count} calls still up (reconciled at "
+                "the next start)",
+                campaign=self.campaign.id,
+                count=self.live_count(),
+            )
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
@@ -287,8 +304,8 @@ class CampaignController(Service):
                 if timer is not None and timer.active():
                     timer.cancel()
         writes = list(self._writes)
-        d = defer.DeferredList(writes, consumeErrors=True) if writes else defer.succeed(None)
-        return d.addCallback(lambda _: None)
+        if writes:
+            await defer.DeferredList(writes, consumeErrors=True)
 
     def _track_write(self, d: Deferred[T]) -> Deferred[T]:
         self._writes.add(d)

@@ -412,3 +412,31 @@ def test_units_take_turns_over_time(tmp_path):
     units = [a["unit_id"] for a in rig.attempts()][:10]
     assert len(set(units)) == 10
     rig.ctl.stopService()
+
+
+def test_stop_drains_calls_in_progress(rig):
+    """Stopping: no new dials, calls in progress still get their dispositions, then the service stops."""
+    rig.start()
+    d1, d2 = rig.ami.dials
+    rig.ami.answer(d1)
+    stopped = rig.ctl.stopService()
+    rig.ami.busy(d2)
+    rig.step(1)
+    assert len(rig.ami.dials) == 2 and not stopped.called
+    rig.ami.bridge(d1)
+    rig.ami.callee_hangs_up(d1)
+    rig.ctl.agent_result("agent1", SurveyResult.COMPLETE)
+    rig.step(1)
+    assert stopped.called
+    assert {x["outcome"] for x in rig.attempts()} == {"busy", "complete"}
+
+
+def test_stop_gives_up_after_drain_timeout(tmp_path):
+    """A call that never ends does not hold the shutdown beyond drain_timeout."""
+    rig = Rig(tmp_path, settings=ControllerSettings(always_open=True, drain_timeout=5.0)).start()
+    rig.ami.answer(rig.ami.dials[0])
+    stopped = rig.ctl.stopService()
+    rig.step(4)
+    assert not stopped.called
+    rig.step(2)
+    assert stopped.called

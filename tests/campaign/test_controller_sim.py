@@ -252,3 +252,26 @@ def test_abandoned_calls_run_the_ivr_survey(tmp_path):
     assert any(r["outcome"] == "complete" for r in ivr_done)
     ctl.stopService()
     ami.stopService()
+
+
+@pytest.mark.slow
+def test_pbx_core_stop_g2_then_started_again(tmp_path):
+    """core stop now (g2): calls hung up with events end normally; nothing is dialed while the PBX is
+    gone; once it is started again the client reconnects and dialing resumes."""
+    rig = SimRig(tmp_path).start()
+    rig.run(30)
+    assert rig.ctl.live_count() > 0
+    rig.sim.shutdown(restart=False)
+    rig.run(3)
+    assert not rig.ami.ready
+    # every call got its Hangup before the Shutdown: only agents' wrap-ups remain
+    assert set(rig.ctl.states()) <= {"wrapup"}
+    n = len(rig.rows())
+    rig.run(20)
+    assert len(rig.rows()) == n
+    rig.sim.start(booted=True)
+    rig.run(10)
+    assert rig.ami.ready and len(rig.rows()) > n
+    assert "lost" not in {r["outcome"] for r in rig.rows()[:n]}
+    rig.ctl.stopService()
+    rig.ami.stopService()

@@ -52,6 +52,7 @@ endpoint = "tcp:{http}:interface=127.0.0.1"
 [dialer]
 always_open = true
 heartbeat = 0.5
+drain_timeout = 2.0
 [agents]
 names = [{names}]
 simulated = true

@@ -45,8 +45,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
+import sqlalchemy as sa
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -65,13 +66,18 @@ from dialer.events import EventBus, SurveyFinished
 from dialer.store.answers import (
     AttemptContext,
     NewAnswer,
-    thd_finish_ivr_session,
-    thd_open_ivr_session,
+    SessionEnd,
+    SessionStart,
+    thd_finish_ivr_sessions,
+    thd_open_ivr_sessions,
     thd_record_answers,
 )
 from dialer.store.pool import DBThreadPool
 from dialer.surveys import flow
 from dialer.surveys.model import Script
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 ATTEMPT_VARIABLE = "MINYI_ATTEMPT"
 LANGUAGE_VARIABLE = "MINYI_LANGUAGE"
@@ -107,43 +113,38 @@ class AnswerStore(Protocol):
     ) -> defer.Deferred[None]: ...
 
 
-class PoolAnswerStore:
-    """L{AnswerStore} on the database thread pool (the C{thd_*} functions of answers.py).
+class GroupCommit(Generic[T, R]):
+    """At most one transaction in flight; items submitted meanwhile share the next one.
 
-    Answers are group-committed: a write starts at once when none is in flight;
-    answers given meanwhile wait for it and then go together in the next transaction.
-    Each answer's Deferred fires only after its own transaction committed, so nothing is
-    acknowledged early, and a burst (a thousand callers pressing a key in the same
-    second) costs a few commits instead of a thousand.
+    C{thd_many(conn, items) -> results} runs on the pool in one transaction. Each
+    item's Deferred fires only after the transaction holding it committed (or fails
+    with it), so nothing is acknowledged early, while a burst (a thousand callers
+    pressing a key in the same second) costs a few commits instead of a thousand.
     """
 
-    def __init__(self, pool: DBThreadPool) -> None:
+    def __init__(
+        self, pool: DBThreadPool, thd_many: Callable[[sa.Connection, list[T]], list[R]]
+    ) -> None:
         self.pool = pool
-        self._waiting: list[tuple[NewAnswer, defer.Deferred[int]]] = []
+        self.thd_many = thd_many
+        self._waiting: list[tuple[T, defer.Deferred[R]]] = []
         self._writing = False
 
-    def open_session(
-        self, attempt_id: int, started_at: float, uniqueid: str | None
-    ) -> defer.Deferred[tuple[AttemptContext, int] | None]:
-        return self.pool.do_with_transaction(
-            thd_open_ivr_session, attempt_id, started_at, uniqueid=uniqueid
-        )
-
-    def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]:
-        d: defer.Deferred[int] = defer.Deferred()
-        self._waiting.append((answer, d))
+    def submit(self, item: T) -> defer.Deferred[R]:
+        d: defer.Deferred[R] = defer.Deferred()
+        self._waiting.append((item, d))
         if not self._writing:
-            self._write_batch()
+            self._write()
         return d
 
-    def _write_batch(self) -> None:
+    def _write(self) -> None:
         batch, self._waiting = self._waiting, []
         self._writing = True
-        written = self.pool.do_with_transaction(thd_record_answers, [a for a, _ in batch])
+        written = self.pool.do_with_transaction(self.thd_many, [item for item, _ in batch])
 
-        def stored(ids: list[int]) -> None:
-            for (_, d), answer_id in zip(batch, ids, strict=True):
-                d.callback(answer_id)
+        def stored(results: list[R]) -> None:
+            for (_, d), result in zip(batch, results, strict=True):
+                d.callback(result)
 
         def failed(failure: Failure) -> None:
             for _, d in batch:
@@ -152,10 +153,32 @@ class PoolAnswerStore:
         def next_batch(_: object) -> None:
             self._writing = False
             if self._waiting:
-                self._write_batch()
+                self._write()
 
         written.addCallbacks(stored, failed)
         written.addBoth(next_batch)
+
+
+class PoolAnswerStore:
+    """L{AnswerStore} on the database thread pool (the C{thd_*} functions of answers.py).
+
+    Opening sessions, answers and session ends are each group-committed
+    (L{GroupCommit}), so a burst of calls queues a few transactions, not thousands.
+    """
+
+    def __init__(self, pool: DBThreadPool) -> None:
+        self.pool = pool
+        self._opens = GroupCommit(pool, thd_open_ivr_sessions)
+        self._answers = GroupCommit(pool, thd_record_answers)
+        self._ends = GroupCommit(pool, thd_finish_ivr_sessions)
+
+    def open_session(
+        self, attempt_id: int, started_at: float, uniqueid: str | None
+    ) -> defer.Deferred[tuple[AttemptContext, int] | None]:
+        return self._opens.submit(SessionStart(attempt_id, started_at, uniqueid))
+
+    def record_answer(self, answer: NewAnswer) -> defer.Deferred[int]:
+        return self._answers.submit(answer)
 
     def finish_session(
         self,
@@ -170,18 +193,18 @@ class PoolAnswerStore:
         disposition: str | None = None,
         language: str | None = None,
     ) -> defer.Deferred[None]:
-        return self.pool.do_with_transaction(
-            thd_finish_ivr_session,
+        end = SessionEnd(
             session_id,
             ended_at,
-            result=result,
-            end_reason=end_reason,
-            answered=answered,
-            asked=asked,
-            outcome=outcome,
-            disposition=disposition,
-            language=language,
+            result,
+            end_reason,
+            answered,
+            asked,
+            outcome,
+            disposition,
+            language,
         )
+        return self._ends.submit(end)
 
 
 class ScriptDirectory:

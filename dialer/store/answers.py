@@ -181,6 +181,57 @@ def thd_record_answers(conn: sa.Connection, batch: list[NewAnswer]) -> list[int]
     return [thd_record_answer(conn, answer) for answer in batch]
 
 
+@dataclass(frozen=True)
+class SessionStart:
+    """A request to open an IVR session (see L{thd_open_ivr_sessions})."""
+
+    attempt_id: int
+    started_at: float
+    uniqueid: str | None = None
+
+
+def thd_open_ivr_sessions(
+    conn: sa.Connection, batch: list[SessionStart]
+) -> list[tuple[AttemptContext, int] | None]:
+    """L{thd_open_ivr_session} for several calls in one transaction, results in order."""
+    return [
+        thd_open_ivr_session(conn, s.attempt_id, s.started_at, uniqueid=s.uniqueid) for s in batch
+    ]
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """How an IVR session ended (the arguments of L{thd_finish_ivr_session})."""
+
+    session_id: int
+    ended_at: float
+    result: str | None
+    end_reason: str
+    answered: int = 0
+    asked: int = 0
+    outcome: str | None = None
+    disposition: str | None = None
+    language: str | None = None
+
+
+def thd_finish_ivr_sessions(conn: sa.Connection, batch: list[SessionEnd]) -> list[None]:
+    """L{thd_finish_ivr_session} for several sessions in one transaction."""
+    for end in batch:
+        thd_finish_ivr_session(
+            conn,
+            end.session_id,
+            end.ended_at,
+            result=end.result,
+            end_reason=end.end_reason,
+            answered=end.answered,
+            asked=end.asked,
+            outcome=end.outcome,
+            disposition=end.disposition,
+            language=end.language,
+        )
+    return [None] * len(batch)
+
+
 def thd_finish_ivr_session(
     conn: sa.Connection,
     session_id: int,

@@ -1,4 +1,4 @@
-"""PoolAnswerStore: answers are group-committed and acknowledged only after their commit."""
+"""PoolAnswerStore: writes are group-committed and acknowledged only after their commit."""
 
 import pytest
 from twisted.internet import defer
@@ -86,3 +86,24 @@ def test_failed_batch_fails_its_answers_only(engine, attempt):
     assert len(errors) == 1 and not second.called
     pool.commit_next()
     assert second.called
+
+
+def test_opens_and_ends_group_committed(engine, attempt):
+    """Session opens and ends are batched too, and each caller gets its own result."""
+    pool = ManualPool(engine)
+    answers = PoolAnswerStore(pool)
+    first = answers.open_session(attempt, 1.0, "u1")
+    unknown = answers.open_session(attempt + 100, 1.0, "u2")
+    pool.commit_next()  # the first open alone
+    pool.commit_next()  # the second
+    context, session_id = first.result
+    assert context.attempt_id == attempt
+    assert unknown.result is None
+    a = answers.finish_session(session_id, 2.0, result="complete", end_reason="completed")
+    b = answers.finish_session(session_id, 3.0, result="complete", end_reason="completed")
+    assert len(pool.calls) == 1
+    pool.commit_next()
+    pool.commit_next()
+    assert a.called and b.called
+    with engine.connect() as conn:
+        assert store.thd_ivr_session(conn, attempt).ended_at == 3.0

@@ -122,6 +122,9 @@ def test_mixed_respondents(engine):
             share = session.answered / session.asked
             expected = "complete" if share >= 0.8 else "partial" if share >= 0.5 else "breakoff"
             assert session.result == expected
+    stored = [a for _, answers in _stored(engine, attempt_ids).values() for a in answers]
+    assert any(a.tries > 1 for a in stored)  # retried after a wrong key or silence
+    assert any(a.question == "q_comment" for a in stored)  # comments recorded
     assert results.get("complete", 0) > 0
     assert sum(results.get(r, 0) for r in ("partial", "breakoff", "hangup_intro")) > 0
     assert factory.sessions == set()

@@ -115,8 +115,8 @@ def thd_unit_by_code(conn: sa.Connection, code: str) -> Unit:
 # ---------------------------------------------------------------------------
 
 
-def thd_contact_keys(conn: sa.Connection, unit_id: int | None = None) -> Iterator[DedupeKey]:
-    """Dedupe keys of the store's contacts (of one unit if given); consume while open."""
+def _iter_contact_keys(conn: sa.Connection, unit_id: int | None = None) -> Iterator[DedupeKey]:
+    """Dedupe keys of the store's contacts (of one unit if given); a generator, so not a thd_*."""
     query = sa.select(contacts.c.unit_id, contacts.c.number, contacts.c.extension)
     if unit_id is not None:
         query = query.where(contacts.c.unit_id == unit_id)
@@ -188,7 +188,7 @@ def thd_import_contacts(
     assert pk is not None
     import_id = int(pk[0])
     summary = ImportSummary(import_id=import_id, same_file_as=same)
-    deduper = Deduper(thd_contact_keys(conn, fixed_unit_id))
+    deduper = Deduper(_iter_contact_keys(conn, fixed_unit_id))
     insert = _bulk_inserter(conn)
     batch: list[tuple[Any, ...]] = []
     per_unit = summary.per_unit

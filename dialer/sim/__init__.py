@@ -34,14 +34,27 @@ On the real clock, C{dialer sim --ami HOST:PORT --agi HOST:PORT --profile FILE [
 runs it as a process. C{Command: core restart now} / C{core stop now} over AMI shut it
 down as Asterisk does; SIGKILL it to get g3.
 
-Callers originate C{Local/<number>@callee} (the reference rig's way of calling a person);
-the answered leg then runs the target context. Interviewers are C{Local/agentN@agents}
-(simulated: they answer and talk for the profile's talk time). Profiles: see
-L{dialer.sim.profile} and C{dialer/sim/profiles/}.
+Callers originate C{Local/<number>@callee} (the reference rig's way of calling a person:
+a Local pair, exactly as in the traces) or C{PJSIP/<number>@trunk} (the production dial
+template: one visible C{PJSIP/trunk-0000000N} channel whose far end, hidden, behaves like
+the callee; there is no reference trace for SIP, so its event details are modelled on the
+Local case). The answered leg then runs the target context. Interviewers are
+C{Local/agentN@agents} or C{PJSIP/agentN} (simulated: they answer and talk for the
+profile's talk time). Profiles: see L{dialer.sim.profile} and C{dialer/sim/profiles/}.
 
-What is not simulated: PJSIP/other channel technologies (an Originate to them fails with
+Fidelity (tests/sim/test_fidelity.py): every reference scenario a, b0-b9, b0c, b1x, c, d,
+e, e2, f, g1-g3, h, j is replayed with the trace's own client actions and times; the
+events a client acts on must match (names, channel roles, states, causes, reasons, dial
+statuses, contexts/priorities/applications, AGI commands and results, digits, list
+counts), in the same order per channel and across channels whenever the trace has them
+more than 50 ms apart; every message has the trace's exact header names; VarSet, Cdr,
+(Soft)HangupRequest and caller-id events match as multisets. Uniqueids, bridge ids,
+timings and session ids may differ.
+
+What is not simulated: other channel technologies (an Originate to them fails with
 Reason 0 like an unknown technology), Queue(), music on hold, DeviceStateChange and
-queue events, the "accept then reset" of a connection made during a restart.
+queue events, the "accept then reset" of a connection made during a restart, and
+Originate Reason 1 (never seen with Local channels).
 """
 
 from dialer.sim.dialplan import Step

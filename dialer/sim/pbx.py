@@ -242,6 +242,7 @@ class Channel:
         self.requested = False  # hung up from outside (peer, bridge, AMI, shutdown)
         self.no_cdr = False  # Dial()'s outgoing leg: its CDR is the caller's
         self.dropping = False  # already being dropped by its dialer (busy/congestion)
+        self.hidden = False  # the far end of a simulated PJSIP call: no events, not listed
         self.done: defer.Deferred[None] = defer.Deferred()
 
     # -- snapshot -------------------------------------------------------------------
@@ -406,6 +407,7 @@ class PBX:
         self._epoch = int(self.started)
         self._seq = 0
         self._local_counter = 0
+        self._sip_counter = 0
         self.channels: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
         self.subscribers: list[Subscriber] = []
@@ -437,11 +439,15 @@ class PBX:
         self, name: str, chan: Channel, extra: list[tuple[str, str]] | None = None
     ) -> None:
         """An event about one channel: privilege, snapshot, then C{extra}."""
+        if chan.hidden:
+            return
         priv = _PRIVILEGE.get(name, "call,all")
         self.emit(name, [("Privilege", priv), *chan.snapshot(), *(extra or [])])
 
     def bridge_event(self, name: str, chan: Channel, bridge: Bridge, num: int) -> None:
         """BridgeEnter/BridgeLeave: bridge snapshot first, then the channel's."""
+        if chan.hidden:
+            return
         self.emit(name, [("Privilege", "call,all"), *bridge.headers(num), *chan.snapshot()])
 
     def next_uniqueid(self) -> str:
@@ -491,6 +497,62 @@ class PBX:
         self.chan_event("Newchannel", two)
         return one, two
 
+    def _far_pair(
+        self,
+        tech: str,
+        endpoint: str,
+        exten: str,
+        far_context: str,
+        linkedid: str | None,
+        uid: str | None = None,
+    ) -> tuple[Channel, Channel]:
+        """
+        A simulated SIP call: the visible outgoing channel (C{PJSIP/trunk-00000001}) and a
+        hidden far end (the called person or interviewer) that runs the callee/agent plan.
+        """
+        name = f"{tech}/{endpoint}-{self._sip_counter:08x}"
+        self._sip_counter += 1
+        u1 = uid or self.next_uniqueid()
+        one = Channel(self, name, u1, linkedid or u1, "default", exten, DOWN)
+        one.is_one = True
+        two = Channel(
+            self, f"far/{exten}@{far_context}", f"{u1}-far", one.linkedid, far_context, exten, RING
+        )
+        two.hidden = True
+        two.is_one = False
+        one.peer, two.peer = two, one
+        self.channels[one.name] = one
+        self.chan_event("Newchannel", one)
+        return one, two
+
+    def _new_leg(
+        self,
+        target: str,
+        linkedid: str | None,
+        uid: str | None = None,
+        other_uid: str | None = None,
+    ) -> tuple[Channel, Channel, str, bool] | None:
+        """
+        Channels for a dial string: C{Local/exten@context} (a Local pair) or
+        C{PJSIP/number@endpoint} / C{PJSIP/agentN} (simulated SIP). Returns
+        (outgoing leg, answering leg, dial string as DialBegin shows it, is_local), or None
+        for a technology the simulator does not have.
+        """
+        tech, _, rest = target.partition("/")
+        if tech == "Local" and "@" in rest:
+            exten, _, context = rest.partition("@")
+            context = context.split("/", 1)[0]
+            one, two = self._local_pair(exten, context, linkedid, uid, other_uid)
+            return one, two, rest, True
+        if tech in ("PJSIP", "SIP") and rest:
+            number, at, endpoint = rest.partition("@")
+            if not at:
+                endpoint = number
+            far = "agents" if not at and number.startswith("agent") else "callee"
+            one, two = self._far_pair(tech, endpoint, number, far, linkedid, uid)
+            return one, two, rest, False
+        return None
+
     def _local_bridge_event(self, one: Channel, two: Channel) -> None:
         self.emit(
             "LocalBridge",
@@ -534,17 +596,14 @@ class PBX:
         outcome is known (for a synchronous Originate); the OriginateResponse event is sent
         when C{req.action_id} is async (the caller decides by passing C{reply=None}).
         """
-        tech, _, rest = req.channel.partition("/")
-        if tech != "Local" or "@" not in rest:
+        leg = self._new_leg(req.channel, req.channel_id, req.channel_id, req.other_channel_id)
+        if leg is None:
             self._originate_response(req, None, 0)
             if reply is not None:
                 reply(False)
             return
-        exten, _, context = rest.partition("@")
-        context = context.split("/", 1)[0]
-        one, two = self._local_pair(
-            exten, context, req.channel_id, req.channel_id, req.other_channel_id
-        )
+        one, two, rest, local = leg
+        context = two.context
         if not self.dialplan.has_context(context) and context not in _SIMULATED_CONTEXTS:
             self.chan_event("Newexten", one, _app_headers(one, "AppDial2", "(Outgoing Line)"))
             self._cdr(two, "FAILED")
@@ -569,7 +628,8 @@ class PBX:
         two.conn_num, two.conn_name = req.caller_num, req.caller_name
         self.chan_event("NewCallerid", two, [("CID-CallingPres", _PRES)])
         self.chan_event("NewConnectedLine", two)
-        self._local_bridge_event(one, two)
+        if local:
+            self._local_bridge_event(one, two)
         dialing = Dialing(one, None, rest)
         dialing.originate = req
         dialing.reply = reply
@@ -700,7 +760,8 @@ class PBX:
             if dialing.reply is not None:
                 dialing.reply(False)
         # The dialing side drops its ;1: the ;2 leg ends with its own cause, then ;1 with 0.
-        one.cause = 0
+        # A SIP channel itself carries the far end's cause.
+        one.cause = cause if two.hidden else 0
         one.dropping = True
         two.request_hangup(cause)
 
@@ -770,7 +831,7 @@ class PBX:
         )
 
     def _cdr(self, chan: Channel, disposition: str | None = None) -> None:
-        if chan.no_cdr:
+        if chan.no_cdr or chan.hidden:
             return
         now = self.clock.seconds()
         disp = (
@@ -1141,13 +1202,12 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
         "PROGRESSTIME_MS",
     ):
         pbx.set_var(chan, name, "")
-    tech, _, rest = target.partition("/")
-    if tech != "Local" or "@" not in rest:
+    started = pbx.clock.seconds()
+    leg = pbx._new_leg(target, chan.linkedid)
+    if leg is None:
         pbx.set_var(chan, "DIALSTATUS", "CHANUNAVAIL")
         return None
-    exten, _, context = rest.partition("@")
-    started = pbx.clock.seconds()
-    one, two = pbx._local_pair(exten, context, chan.linkedid)
+    one, two, rest, local = leg
     pbx.set_var(one, "DIALEDPEERNUMBER", rest)
     one.no_cdr = True
     one.exten = "s"
@@ -1162,7 +1222,8 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     two.conn_num, two.conn_name = chan.cid_num, chan.cid_name
     pbx.chan_event("NewCallerid", two, [("CID-CallingPres", _PRES)])
     pbx.chan_event("NewConnectedLine", two)
-    pbx._local_bridge_event(one, two)
+    if local:
+        pbx._local_bridge_event(one, two)
     dialing = Dialing(one, chan, rest)
     one.dialing = dialing
     pbx._dial_event("DialBegin", dialing, [("DialString", rest)])

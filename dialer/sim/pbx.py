@@ -1271,6 +1271,11 @@ async def app_dial(pbx: PBX, chan: Channel, data: str) -> AppResult:
     answered = now
     try:
         await chan.wait(None, bridge=True)
+    except Redirected:
+        # Moved elsewhere (AMI Redirect): the caller leaves the bridge; the dialed leg ends.
+        if chan.bridge is not None:
+            pbx._leave_bridge(chan, 16)
+        raise
     finally:
         end = pbx.clock.seconds()
         if not chan.gone:

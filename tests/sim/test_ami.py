@@ -170,3 +170,23 @@ def test_hangup_by_regex_lists_the_channels():
     done = c.events("ChannelsHungupListComplete")[0]
     assert done["ListItems"] == "1" and done["ActionID"] == "rx"
     assert sim.live_channels() == 0
+
+
+def test_redirect_out_of_a_bridge():
+    """Redirecting a bridged caller to hold breaks the bridge and ends the interviewer's leg."""
+    clock, sim, c = _setup()
+    login(c, clock)
+    _originate(c, "10009", context="toagent")
+    run_for(clock, 2.0)
+    caller = next(n for n in sim.pbx.channels if n.startswith("Local/10009") and n.endswith(";1"))
+    c.send(
+        "Redirect",
+        [("Channel", caller), ("Context", "hold"), ("Exten", "s"), ("Priority", "1")],
+        action_id="r",
+    )
+    run_for(clock, 1.0)
+    assert c.response("r")["Message"] == "Redirect successful"
+    assert len(c.events("BridgeLeave")) == 2 and c.events("BridgeDestroy")
+    ended = {m["Channel"] for m in c.events("Hangup")}
+    assert all(ch.startswith("Local/agent1@agents") for ch in ended) and len(ended) == 2
+    assert sim.pbx.find(caller).context == "hold"

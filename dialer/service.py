@@ -2,12 +2,12 @@
 The daemon's composition root: one reactor running AMI clients, the FastAGI server,
 the web endpoint (/metrics, /healthz) and the campaign controllers.
 
-Start order: store (schema checked before anything starts, in L{build}), metrics and
-reactor-lag probe, AMI clients, FastAGI, HTTP, then the campaign supervisor, which
-starts a L{CampaignController} for every running campaign and stops it when the
-campaign is stopped. Stop order is the reverse: controllers stop dialing and flush
-their writes, HTTP and FastAGI close (FastAGI drains live IVR sessions), AMI closes,
-and finally the DB pool stops.
+Start order: store (schema checked before anything starts, in L{dialer.tap.build}),
+metrics and reactor-lag probe, AMI clients, FastAGI, HTTP, then the campaign supervisor,
+which starts a L{CampaignController} for every running campaign and stops it when the
+campaign is stopped. Stop order: first the controllers (no new dials; calls in progress
+followed for up to C{drain_timeout} while AMI and FastAGI are still up), then HTTP,
+FastAGI (which drains live IVR sessions) and AMI, and finally the DB pool.
 """
 
 # test-case-name: tests.daemon.test_service
@@ -205,7 +205,9 @@ class DialerService(MultiService):
             config=config,
             clock=reactor,
         )
-        self.supervisor.setServiceParent(self)  # type: ignore[no-untyped-call]
+        # Not a child: it starts after and stops before the others, so controllers drain
+        # their calls while AMI and FastAGI are still up (MultiService stops children
+        # all at once).
 
     def _ami_state(self, name: str) -> Callable[[bool], None]:
         def changed(up: bool) -> None:
@@ -237,6 +239,7 @@ class DialerService(MultiService):
         self.pool.start()
         self.lag.start()
         super().startService()  # type: ignore[no-untyped-call]
+        self.supervisor.startService()
         self.log.info(
             "dialer started: {servers} AMI server(s), FastAGI {agi}, HTTP {http}",
             servers=len(self.lines),
@@ -245,13 +248,14 @@ class DialerService(MultiService):
         )
 
     def stopService(self) -> Deferred[None]:
-        self.lag.stop()
-        d: Deferred[None] = defer.maybeDeferred(super().stopService)
+        return Deferred.fromCoroutine(self._stop())
 
-        def stop_pool(result: object) -> object:
+    async def _stop(self) -> None:
+        self.lag.stop()
+        try:
+            if self.supervisor.running:
+                await self.supervisor.stopService()
+            await defer.maybeDeferred(super().stopService)
+        finally:
             self.pool.stop()
             self.metrics.close()
-            return result
-
-        d.addBoth(stop_pool)
-        return d

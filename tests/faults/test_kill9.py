@@ -151,6 +151,12 @@ def test_kill9_daemon_with_100_live_calls(tmp_path):
         )
         assert resume < 5.0  # measured from the restart command: process start included
         (tmp_path / "figures.txt").write_text(f"resume {resume:.3f}\n", encoding="utf-8")
+        # SIGTERM: the controller drains (drain_timeout 2 s) while AMI is still connected
+        daemon.stop()
+        log2 = (tmp_path / "run2.log").read_text(encoding="utf-8", errors="replace")
+        assert "Received SIGTERM" in log2
+        after = log2[log2.index("Received SIGTERM") :]
+        assert after.index("stopping with") < after.index("FastAGIFactory")
     finally:
         if observer is not None:
             observer.close()

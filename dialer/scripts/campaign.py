@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
         "--questionnaire", required=True, help="ivr_scripts/ file name / 问卷文件名"
     )
     create.add_argument(
+        "--scripts",
+        default="ivr_scripts",
+        metavar="DIR",
+        help="where questionnaires live; the questionnaire is checked there when DIR exists "
+        "/ 问卷目录（存在时检查问卷）",
+    )
+    create.add_argument(
         "--mode",
         default="progressive",
         choices=["progressive", "predictive", "ivr-only", "preview"],
@@ -150,6 +157,7 @@ def create_command(args: argparse.Namespace) -> int:
         parse_rules({"delays": delays, "max_attempts": args.max_attempts}, where="--retry")
     except ConfigError as e:
         raise InputError(str(e)) from None
+    _check_questionnaire(args.scripts, args.questionnaire)
     quotas = {}
     for code, value in _pairs(args.unit_quota, "--unit-quota").items():
         if not value.isdigit():
@@ -184,6 +192,23 @@ def create_command(args: argparse.Namespace) -> int:
         f"/ 已创建调查项目，{len(figures.units)} 个单位，{contacts} 个号码"
     )
     return 0
+
+
+def _check_questionnaire(scripts: str, name: str) -> None:
+    """The questionnaire must exist and load, when the scripts directory is at hand."""
+    from pathlib import Path
+
+    from dialer.surveys import loader
+
+    root = Path(scripts)
+    if not root.is_dir():
+        return
+    path = root / name
+    if not path.suffix:
+        path = path.with_suffix(".yaml")
+    if not path.is_file():
+        raise InputError(f"--questionnaire {name}: {path} not found / 找不到问卷文件 {path}")
+    loader.load(path)  # ScriptError (an InputError) lists file:line problems
 
 
 def _campaign(conn: Any, name: str) -> Any:

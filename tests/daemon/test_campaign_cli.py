@@ -64,7 +64,21 @@ def test_create_start_pause_status(db, capsys):
 
 def test_cannot_resume_stopped(db, capsys):
     """A stopped campaign cannot be started again: one error line, exit 1."""
-    main(["--db", db, "campaign", "create", "c1", "--draw", "d1", "--questionnaire", "q"])
+    main(
+        [
+            "--db",
+            db,
+            "campaign",
+            "create",
+            "c1",
+            "--draw",
+            "d1",
+            "--questionnaire",
+            "q",
+            "--scripts",
+            "/nonexistent",
+        ]
+    )
     main(["--db", db, "campaign", "stop", "c1"])
     capsys.readouterr()
     assert main(["--db", db, "campaign", "resume", "c1"]) == 1
@@ -75,7 +89,22 @@ def test_unknown_campaign_and_draw(db, capsys):
     """Unknown names are reported, not tracebacks."""
     assert main(["--db", db, "campaign", "status", "nope"]) == 1
     assert (
-        main(["--db", db, "campaign", "create", "x", "--draw", "nope", "--questionnaire", "q"]) == 1
+        main(
+            [
+                "--db",
+                db,
+                "campaign",
+                "create",
+                "x",
+                "--draw",
+                "nope",
+                "--questionnaire",
+                "q",
+                "--scripts",
+                "/nonexistent",
+            ]
+        )
+        == 1
     )
     err = capsys.readouterr().err
     assert "nope" in err
@@ -83,7 +112,21 @@ def test_unknown_campaign_and_draw(db, capsys):
 
 def test_status_table(db, capsys):
     """The terminal report names units, dispositions and the abandonment denominator."""
-    main(["--db", db, "campaign", "create", "c1", "--draw", "d1", "--questionnaire", "q"])
+    main(
+        [
+            "--db",
+            db,
+            "campaign",
+            "create",
+            "c1",
+            "--draw",
+            "d1",
+            "--questionnaire",
+            "q",
+            "--scripts",
+            "/nonexistent",
+        ]
+    )
     capsys.readouterr()
     assert main(["--db", db, "campaign", "status", "c1"]) == 0
     out = capsys.readouterr().out
@@ -109,3 +152,26 @@ def test_parse_window_errors(text):
     """Bad windows are refused with the text quoted."""
     with pytest.raises(InputError, match="--window"):
         parse_window(text)
+
+
+def test_questionnaire_checked_when_scripts_dir_exists(db, tmp_path, capsys):
+    """A questionnaire missing from --scripts DIR is refused before the campaign is created."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    code = main(
+        [
+            "--db",
+            db,
+            "campaign",
+            "create",
+            "c1",
+            "--draw",
+            "d1",
+            "--questionnaire",
+            "nope",
+            "--scripts",
+            str(scripts),
+        ]
+    )
+    assert code == 1 and "nope.yaml" in capsys.readouterr().err
+    assert main(["--db", db, "campaign", "status", "c1"]) == 1

@@ -242,7 +242,7 @@ class AGISession:
                 args = words[n:]
                 if len(args) < min_args:
                     return _usage(name)
-                if needs_media and self.chan.soft_hangup:
+                if needs_media and (self.chan.soft_hangup or self.chan.redirect_to is not None):
                     return DEAD
                 try:
                     result: str | list[str] = await fn(self, args)
@@ -574,4 +574,4 @@ async def run_agi(pbx: PBX, chan: Channel, args: list[str]) -> str:
     chan.agi = None
     if session.hangup_command:
         return "FAILURE"  # what Asterisk reports after the script's own HANGUP (b3)
-    return "HANGUP" if chan.soft_hangup else "SUCCESS"
+    return "HANGUP" if chan.soft_hangup or chan.redirect_to is not None else "SUCCESS"

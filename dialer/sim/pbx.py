@@ -364,6 +364,12 @@ class Channel:
     def redirect(self, context: str, exten: str, priority: int) -> None:
         """Move the channel to C{context,exten,priority} (AMI Redirect)."""
         self.redirect_to = (context, exten, priority)
+        if self.agi is not None:
+            # Asterisk's async goto looks like a hang-up to the AGI script (HANGUP notice,
+            # media commands fail); the channel moves on once the server closes the socket.
+            self._interrupt(Hungup())
+            self.agi.channel_hungup()
+            return
         self._interrupt(Redirected())
 
 
@@ -1314,6 +1320,8 @@ async def app_agi(pbx: PBX, chan: Channel, data: str) -> AppResult:
     pbx.set_var(chan, "AGISTATUS", status)
     if chan.soft_hangup:
         raise Hungup()
+    if chan.redirect_to is not None:
+        raise Redirected()
     return None
 
 

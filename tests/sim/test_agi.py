@@ -97,3 +97,27 @@ def test_usage_and_unknown_command():
     assert replies[1] == "520-Invalid command syntax.  Proper usage follows:"
     assert replies[-2] == "520 End of proper usage."
     assert replies[-1] == "200 result=0"
+
+
+def test_redirect_during_agi():
+    """Redirect mid-survey: the script gets HANGUP and 511s; once it closes, the call moves on."""
+    clock, sim, c, agi = _call(
+        ["ANSWER", "WAIT FOR DIGIT 20000", 'STREAM FILE beep ""'], number="10009", linger=1.0
+    )
+    run_for(clock, 2.0)
+    one = next(n for n in sim.pbx.channels if n.endswith(";1"))
+    c.send(
+        "Redirect",
+        [("Channel", one), ("Context", "hold"), ("Exten", "s"), ("Priority", "1")],
+        action_id="r",
+    )
+    run_for(clock, 3.0)
+    session = agi.sessions[0]
+    assert "HANGUP" in [line for _, d, line in session.log if d == "<<"]
+    assert session.replies[1] == "200 result=-1" and session.replies[2].startswith("511 ")
+    assert session.closed
+    hold = [m for m in c.events("Newexten") if m["Channel"] == one and m["Context"] == "hold"]
+    assert [m["Application"] for m in hold][:3] == ["NoOp", "Answer", "Wait"]
+    assert sim.pbx.find(one) is not None
+    status = [m["Value"] for m in c.events("VarSet") if m["Variable"] == "AGISTATUS"]
+    assert status == ["HANGUP"]

@@ -37,6 +37,8 @@ def test_create_start_pause_status(db, capsys):
                 "d1",
                 "--questionnaire",
                 "q",
+                "--scripts",
+                "/nonexistent",
                 "--mode",
                 "predictive",
                 "--window",

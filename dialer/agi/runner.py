@@ -72,6 +72,7 @@ from dialer.store.answers import (
     thd_open_ivr_sessions,
     thd_record_answers,
 )
+from dialer.store.engine import is_sqlite
 from dialer.store.pool import DBThreadPool
 from dialer.surveys import flow
 from dialer.surveys.model import Script
@@ -114,7 +115,7 @@ class AnswerStore(Protocol):
 
 
 class GroupCommit(Generic[T, R]):
-    """At most one transaction in flight; items submitted meanwhile share the next one.
+    """At most C{in_flight} transactions at once; items submitted meanwhile share the next one.
 
     C{thd_many(conn, items) -> results} runs on the pool in one transaction. Each
     item's Deferred fires only after the transaction holding it committed (or fails
@@ -123,23 +124,27 @@ class GroupCommit(Generic[T, R]):
     """
 
     def __init__(
-        self, pool: DBThreadPool, thd_many: Callable[[sa.Connection, list[T]], list[R]]
+        self,
+        pool: DBThreadPool,
+        thd_many: Callable[[sa.Connection, list[T]], list[R]],
+        in_flight: int = 1,
     ) -> None:
         self.pool = pool
         self.thd_many = thd_many
+        self.in_flight = in_flight
         self._waiting: list[tuple[T, defer.Deferred[R]]] = []
-        self._writing = False
+        self._writing = 0
 
     def submit(self, item: T) -> defer.Deferred[R]:
         d: defer.Deferred[R] = defer.Deferred()
         self._waiting.append((item, d))
-        if not self._writing:
+        if self._writing < self.in_flight:
             self._write()
         return d
 
     def _write(self) -> None:
         batch, self._waiting = self._waiting, []
-        self._writing = True
+        self._writing += 1
         written = self.pool.do_with_transaction(self.thd_many, [item for item, _ in batch])
 
         def stored(results: list[R]) -> None:
@@ -151,7 +156,7 @@ class GroupCommit(Generic[T, R]):
                 d.errback(failure)
 
         def next_batch(_: object) -> None:
-            self._writing = False
+            self._writing -= 1
             if self._waiting:
                 self._write()
 
@@ -168,9 +173,11 @@ class PoolAnswerStore:
 
     def __init__(self, pool: DBThreadPool) -> None:
         self.pool = pool
-        self._opens = GroupCommit(pool, thd_open_ivr_sessions)
-        self._answers = GroupCommit(pool, thd_record_answers)
-        self._ends = GroupCommit(pool, thd_finish_ivr_sessions)
+        # SQLite has one writer (and one pool thread); PostgreSQL commits in parallel.
+        writers = 1 if is_sqlite(pool.engine.url) else 2
+        self._opens = GroupCommit(pool, thd_open_ivr_sessions, writers)
+        self._answers = GroupCommit(pool, thd_record_answers, writers)
+        self._ends = GroupCommit(pool, thd_finish_ivr_sessions, writers)
 
     def open_session(
         self, attempt_id: int, started_at: float, uniqueid: str | None

@@ -107,3 +107,19 @@ def test_opens_and_ends_group_committed(engine, attempt):
     assert a.called and b.called
     with engine.connect() as conn:
         assert store.thd_ivr_session(conn, attempt).ended_at == 3.0
+
+
+def test_parallel_writers(engine, attempt):
+    """With two writers (PostgreSQL), two transactions run at once; the rest wait for one."""
+    from dialer.agi.runner import GroupCommit
+
+    pool = ManualPool(engine)
+    commit = GroupCommit(pool, store.thd_record_answers, in_flight=2)
+    done = [commit.submit(_answer(attempt, f"q{n}")) for n in range(4)]
+    assert len(pool.calls) == 2  # q0 and q1, each in its own transaction
+    pool.commit_next()
+    assert done[0].called
+    assert len(pool.calls) == 2  # q2 and q3 together in the next one
+    pool.commit_next()
+    pool.commit_next()
+    assert all(d.called for d in done)

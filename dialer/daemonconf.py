@@ -15,6 +15,7 @@ start on an error. Example::
     username = "dialer"
     secret = "dialer"
     lines = 30                       # calls this server may carry at once
+    dial_template = "PJSIP/{number}@trunk"   # optional: this trunk's dial string
 
     [agi]
     endpoint = "tcp:4573:interface=127.0.0.1"
@@ -61,6 +62,7 @@ class AMIConfig:
     secret: str = field(repr=False)
     lines: int = 30
     md5: bool = False
+    dial_template: str | None = None  # overrides the campaign's, e.g. PJSIP/{number}@trunk2
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,12 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         where = f"[[ami]][{i}]"
         if not isinstance(item, dict):
             raise r.fail(where, "expected a table")
-        r.unknown(where, item, {"name", "endpoint", "username", "secret", "lines", "md5"})
+        r.unknown(
+            where, item, {"name", "endpoint", "username", "secret", "lines", "md5", "dial_template"}
+        )
+        template = item.get("dial_template")
+        if template is not None and "{number}" not in r.string(f"{where}.dial_template", template):
+            raise r.fail(f"{where}.dial_template", "must contain {number} / 须包含 {number}")
         name = r.string(f"{where}.name", item.get("name", f"pbx{i + 1}"))
         if name in names:
             raise r.fail(f"{where}.name", f"duplicate server name {name!r} / 服务器名称重复")
@@ -199,6 +206,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
                 secret=r.string(f"{where}.secret", item["secret"]),
                 lines=r.whole(f"{where}.lines", item.get("lines", 30)),
                 md5=r.boolean(f"{where}.md5", item.get("md5", False)),
+                dial_template=template,
             )
         )
 

@@ -190,7 +190,9 @@ class DialerService(MultiService):
             client.setServiceParent(self)  # type: ignore[no-untyped-call]
             client.on_state(self._ami_state(conf.name))
             self.metrics.ami_up.labels(conf.name).set(0)
-            self.lines.append(Line(conf.name, cast(Any, client), conf.lines))
+            self.lines.append(
+                Line(conf.name, cast(Any, client), conf.lines, dial_template=conf.dial_template)
+            )
         self._agi_service(config).setServiceParent(self)  # type: ignore[no-untyped-call]
         site = Site(web_root(self.metrics, self.health))  # type: ignore[no-untyped-call]
         StreamServerEndpointService(

@@ -127,6 +127,7 @@ class Line:
     ami: AMI
     capacity: int
     in_use: int = 0
+    dial_template: str | None = None  # this trunk's dial string; None: the campaign's
 
     @property
     def free(self) -> int:
@@ -566,7 +567,7 @@ class CampaignController(Service):
         context = self.settings.survey_context if agentless else self.settings.hold_context
         exten = self.settings.survey_exten if agentless else self.settings.hold_exten
         handle = line.ami.originate(
-            self.campaign.dial_template.format(number=claim.number),
+            (line.dial_template or self.campaign.dial_template).format(number=claim.number),
             context=context,
             exten=exten,
             priority=1,

@@ -440,3 +440,15 @@ def test_stop_gives_up_after_drain_timeout(tmp_path):
     assert not stopped.called
     rig.step(2)
     assert stopped.called
+
+
+def test_dial_template_per_trunk(tmp_path):
+    """A line with its own dial template dials through its trunk; others use the campaign's."""
+    a, b = FakeAMI("pbx1"), FakeAMI("pbx2")
+    rig = Rig(tmp_path, agents=0, lines=[a, b], mode="ivr-only", policy=IvrOnly(), per_unit=20)
+    rig.lines[0].capacity, rig.lines[1].capacity = 1, 1
+    rig.lines[1].dial_template = "PJSIP/{number}@trunk2"
+    rig.start()
+    assert a.dials[0].channel.endswith("@callee")
+    assert b.dials[0].channel.startswith("PJSIP/+86") and b.dials[0].channel.endswith("@trunk2")
+    rig.ctl.stopService()

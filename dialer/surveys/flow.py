@@ -27,6 +27,8 @@ Steps (what to do next) and the events each one answers with:
     C{choice}, C{number} or C{confirm} (after a choice on a question with C{confirm}:
     C{#} confirms, C{*} asks again, no input accepts). C{keys} lists the keys that mean
     something (use them as escape digits when playing several prompts one by one).
+    C{kind} C{language} is the script's language menu, put first when C{start} got no
+    language: the chosen language is C{state.language} from then on.
   - L{Record}C{(question_id, unit_code, prompts, max_seconds, silence_seconds, terminator,
     beep)}: play the prompts, then record (RECORD FILE ... "#" max_seconds*1000 BEEP
     s=silence_seconds). Reply C{RecordDone(path, seconds)}, or C{NoInput()} when nothing
@@ -148,7 +150,7 @@ class Play:
 class Collect:
     question_id: str
     unit_code: str | None
-    kind: Literal["choice", "number", "confirm"]
+    kind: Literal["choice", "number", "confirm", "language"]
     prompts: tuple[Say, ...]
     keys: str
     min_digits: int
@@ -244,7 +246,7 @@ Timeout = NoInput
 
 # --- state -----------------------------------------------------------------------------
 
-Phase = Literal["intro", "ask", "confirm", "answered", "closing", "ended"]
+Phase = Literal["language", "intro", "ask", "confirm", "answered", "closing", "ended"]
 Slot = tuple[str, str | None]  # (question id, unit code)
 
 
@@ -320,6 +322,23 @@ def start(
                 f"unit {unit_code!r} is not listed in script {script.id} / 单位不在问卷中"
             )
     state = State(script=script, language=lang, contact_unit=unit_code, unit_name=unit_name)
+    menu = script.language_menu
+    if menu is not None and language is None:
+        says = tuple(
+            Say(menu.prompt, *render(script, menu.prompt, code), role="intro")
+            for code in script.languages
+        )
+        keys = "".join(menu.keys)
+        choices = tuple(
+            Choice(key, script.languages.index(code) + 1, code) for key, code in menu.keys.items()
+        )
+        step = Collect("language", None, "language", says, keys, 1, 1, menu.timeout, choices)
+        return _emit(_replace(state, phase="language"), step)
+    return _after_language(state)
+
+
+def _after_language(state: State) -> tuple[State, Step]:
+    script = state.script
     if script.intro:
         return _emit(
             state, Play(_says(state, script.intro, role="intro"), escape=_intro_escape(script))
@@ -334,6 +353,12 @@ def next_step(state: State, event: Event) -> tuple[State, Step]:
         return state, state.end
     if isinstance(event, Hangup):
         return _end(state, None, "hangup", hangup=True)
+    if state.phase == "language":
+        menu = state.script.language_menu
+        assert menu is not None
+        digits = event.digits if isinstance(event, Digits) else ""
+        chosen = menu.keys.get(digits, state.language)  # no key, wrong key: the default
+        return _after_language(_replace(state, language=chosen, phase="intro"))
     if state.phase == "intro":
         repeat = isinstance(event, Digits) and event.digits == state.script.keys.repeat
         if repeat and state.repeats < _max_intro_repeats:

@@ -40,6 +40,7 @@ from dialer.surveys.model import (
     Block,
     Condition,
     Keys,
+    LanguageMenu,
     Option,
     Outcome,
     Prompt,
@@ -133,6 +134,7 @@ TOP_KEYS = {
     "keys",
     "outcomes",
     "max_visits",
+    "language_menu",
     "units",
     "scales",
     "prompts",
@@ -519,6 +521,9 @@ class _Builder:
         if "intro" in top:
             intro = tuple(self._prompt_refs(top["intro"][1], "intro"))
             self._placeholders(intro, top["intro"][1], "intro")
+        language_menu = None
+        if "language_menu" in top:
+            language_menu = self._language_menu(top["language_menu"][1])
         blocks: list[Block] = []
         drafts: list[tuple[Block, list[_QuestionDraft], Node]] = []
         if "consent" in top:
@@ -552,6 +557,7 @@ class _Builder:
             blocks=tuple(blocks),
             closing=closing,
             keys=self.keys,
+            language_menu=language_menu,
             complete_min=complete_min,
             partial_min=partial_min,
             max_visits=max_visits,
@@ -941,6 +947,48 @@ class _Builder:
                     path,
                     f"key(s) {', '.join(silent)} never said in {lang}: callers cannot know them",
                 )
+
+    def _language_menu(self, node: Node) -> LanguageMenu | None:
+        r = self.r
+        entries = r.mapping(node, "language_menu", {"prompt", "keys", "timeout"})
+        if entries is None:
+            return None
+        for required in ("prompt", "keys"):
+            if required not in entries:
+                r.error(node, f"language_menu.{required}", "required key is missing")
+        prompt = None
+        if "prompt" in entries:
+            prompt = self._prompt_ref(entries["prompt"][1], "language_menu.prompt")
+            if prompt is not None:
+                self._placeholders([prompt], entries["prompt"][1], "language_menu.prompt")
+        keys: dict[str, str] = {}
+        if "keys" in entries:
+            keys_node = entries["keys"][1]
+            for key, (key_node, value_node) in (
+                r.mapping(keys_node, "language_menu.keys") or {}
+            ).items():
+                where = f"language_menu.keys.{key}"
+                lang = r.text(value_node, where)
+                if len(key) != 1 or not key.isdigit():
+                    r.error(key_node, where, f"{key!r} is not one digit 0-9")
+                elif lang is not None and lang not in self.languages:
+                    r.error(value_node, where, f"language {lang!r} is not in languages")
+                elif lang is not None and lang in keys.values():
+                    r.error(value_node, where, f"language {lang!r} has two keys")
+                elif lang is not None:
+                    keys[key] = lang
+            if len(keys) < 2:
+                r.error(keys_node, "language_menu.keys", "a menu needs at least two languages")
+            for lang in self.languages:
+                if keys and lang not in keys.values() and lang != self.languages[0]:
+                    r.warn(keys_node, "language_menu.keys", f"no key chooses {lang!r}")
+        timeout = 4.0
+        if "timeout" in entries:
+            value = r.number(entries["timeout"][1], "language_menu.timeout", 0.5, 60)
+            timeout = value if value is not None else timeout
+        if prompt is None or len(keys) < 2:
+            return None
+        return LanguageMenu(prompt, keys, timeout, _line(node))
 
     def _consent(self, node: Node) -> _QuestionDraft | None:
         draft = self._question(node, "consent", in_units=False, forced_id="consent")

@@ -158,6 +158,19 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class LanguageMenu:
+    """Asked first when the caller's language is not known: a key per language."""
+
+    #: Said in every language, one after another ("普通话请按1。For English, press 2.").
+    prompt: str
+    #: key -> language
+    keys: Mapping[str, str]
+    #: Seconds to wait; no key or a wrong key keeps the first language.
+    timeout: float = 4.0
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Keys:
     """Keys with a fixed meaning on every question."""
 
@@ -185,6 +198,7 @@ class Script:
     #: Prompt ids played at the end, per outcome (none after a hang-up).
     closing: Mapping[Outcome, tuple[str, ...]]
     keys: Keys = field(default_factory=Keys)
+    language_menu: LanguageMenu | None = None
     #: Share of applicable substantive questions answered for C{complete} / C{partial}.
     complete_min: float = 0.8
     partial_min: float = 0.5

@@ -100,7 +100,7 @@ def caller_events(step):
         return [flow.RecordDone("/r", 2.0), flow.NoInput(), flow.Hangup()]
     assert isinstance(step, flow.Collect)
     out += [flow.NoInput(), flow.Digits("*"), flow.Digits("9")]
-    if step.kind == "choice":
+    if step.kind in ("choice", "language"):
         out += [flow.Digits(c.key) for c in step.choices]
     elif step.kind == "confirm":
         out += [flow.Digits("#")]

@@ -404,3 +404,49 @@ def test_random_plausible_callers_reach_every_outcome_safely(data, unit):
             ev = flow.Hangup()
         state, step = flow.next_step(state, ev)
     _check_end(step, stored, unit)
+
+
+MENU = SMALL.replace(
+    "intro: [hello]",
+    'language_menu: {prompt: lang_menu, keys: {"1": zh-CN, "2": en}, timeout: 3}\nintro: [hello]',
+).replace(
+    "  hello: {zh-CN: 您好, en: Hello}\n",
+    "  hello: {zh-CN: 您好, en: Hello}\n"
+    '  lang_menu: {zh-CN: 普通话请按1, en: "For English, press 2"}\n',
+)
+
+
+class TestLanguageMenu:
+    def test_menu_when_language_unknown(self):
+        """Without a language the caller chooses one; the menu is said in every language."""
+        script = loader.loads(MENU, "small.yaml")
+        state, step = flow.start(script, unit_code="U1")
+        assert isinstance(step, flow.Collect) and step.kind == "language"
+        assert [(s.text, s.audio) for s in step.prompts] == [
+            ("普通话请按1", ("minyi/small/zh-CN/lang_menu",)),
+            ("For English, press 2", ("minyi/small/en/lang_menu",)),
+        ]
+        assert (step.keys, step.timeout) == ("12", 3.0)
+        state, step = flow.next_step(state, flow.Digits("2"))
+        assert state.language == "en" and step.prompts[0].text == "Hello"
+
+    @pytest.mark.parametrize("event", [flow.NoInput(), flow.Digits("7"), flow.Done()])
+    def test_no_choice_keeps_the_default(self, event):
+        """Silence or a wrong key keeps the first language and goes on."""
+        script = loader.loads(MENU, "small.yaml")
+        state, _ = flow.start(script, unit_code="U1")
+        state, step = flow.next_step(state, event)
+        assert state.language == "zh-CN" and step.prompts[0].text == "您好"
+
+    def test_known_language_skips_the_menu(self):
+        """A language given at start (e.g. from the channel) skips the menu."""
+        script = loader.loads(MENU, "small.yaml")
+        _, step = flow.start(script, unit_code="U1", language="en")
+        assert isinstance(step, flow.Play) and step.prompts[0].text == "Hello"
+
+    def test_hangup_at_the_menu(self):
+        """Hanging up at the menu is a refusal before the interview started."""
+        script = loader.loads(MENU, "small.yaml")
+        state, _ = flow.start(script, unit_code="U1")
+        _, end = flow.next_step(state, flow.Hangup())
+        assert (end.outcome, end.reason) == ("refused", "hangup")

@@ -553,3 +553,33 @@ def test_prompt_audio_with_placeholders_is_an_error():
         'q_sat: {zh-CN: "您对{unit}的工作是否满意？", en: "Satisfied with {unit}?", audio: x}',
     )
     assert any("spoken in pieces" in p.message for p in errors(text))
+
+
+MENU_LINE = 'language_menu: {prompt: hello, keys: {"1": zh-CN, "2": en}}\nintro: [hello]'
+
+
+def test_language_menu_is_read():
+    """language_menu: a prompt, a key per language and a timeout."""
+    script = loader.loads(SMALL.replace("intro: [hello]", MENU_LINE), "small.yaml")
+    assert script.language_menu is not None
+    assert dict(script.language_menu.keys) == {"1": "zh-CN", "2": "en"}
+    assert script.language_menu.timeout == 4.0
+
+
+@pytest.mark.parametrize(
+    ("menu", "field", "words"),
+    [
+        ('{prompt: hello, keys: {"1": zh-CN, "2": fr}}', "language_menu.keys.2", "'fr' is not in"),
+        ('{prompt: hello, keys: {"1": zh-CN, "2": zh-CN}}', "language_menu.keys.2", "two keys"),
+        ('{prompt: hello, keys: {"1": zh-CN, "x": en}}', "language_menu.keys.x", "not one digit"),
+        ('{prompt: hello, keys: {"1": zh-CN}}', "language_menu.keys", "at least two"),
+        ('{prompt: nope, keys: {"1": zh-CN, "2": en}}', "language_menu.prompt", "no prompt"),
+        ('{keys: {"1": zh-CN, "2": en}}', "language_menu.prompt", "required key"),
+    ],
+)
+def test_language_menu_errors(menu, field, words):
+    """Bad language menus are errors on the menu's line."""
+    text = SMALL.replace("intro: [hello]", f"language_menu: {menu}\nintro: [hello]")
+    found = [p for p in errors(text) if p.field == field and words in p.message]
+    assert found, errors(text)
+    assert found[0].line == line_of(text, "language_menu:")

@@ -67,6 +67,11 @@ def test_good_config(tmp_path):
         ),
         (('names = ["agent1", "agent2"]', 'names = ["a", "a"]'), r"\[agents\]\.names", "duplicate"),
         (("[agi]", '[agi]\nendpoint = "tcp:4573"'), r"\[agi\]\.endpoint", "interface"),
+        (
+            ("lines = 12", 'lines = 12\ndial_template = "PJSIP/x"'),
+            r"\[\[ami\]\]\[0\]\.dial_template",
+            "number",
+        ),
     ],
 )
 def test_errors_name_file_key_problem(tmp_path, change, key, problem):

@@ -184,6 +184,8 @@ def normalise(raw: str, default_area_code: str = DEFAULT_AREA_CODE) -> Phone:
 
 
 def _classify(digits: str, international: bool, default_area_code: str, extension: str) -> Phone:
+    if not digits:
+        raise BadNumber("empty")
     if international or digits.startswith("00"):
         rest = digits if international else digits[2:]
         if len(rest) < 3:

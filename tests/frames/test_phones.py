@@ -1,8 +1,10 @@
 """Phone normalisation: the shapes units hand in, and the values refused."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dialer.frames.phones import BadNumber, describe, national_format, normalise
+from dialer.frames.phones import REASONS, BadNumber, describe, national_format, normalise
 
 ACCEPTED = [
     ("13812345678", "+8613812345678", "mobile", ""),
@@ -106,3 +108,20 @@ def test_reasons_are_bilingual():
     """Every reason reads in Chinese and English."""
     text = describe("precision_lost")
     assert "精度" in text and "precision lost" in text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("0123456789０１２+-(). 转ext#xE,/\t\u3000８６"), max_size=30)
+    | st.text(max_size=20)
+)
+def test_any_text_is_a_phone_or_a_reason(text):
+    """Arbitrary cell text never crashes: it is a valid Phone or a known reason code."""
+    try:
+        phone = normalise(text)
+    except BadNumber as e:
+        assert e.reason in REASONS
+    else:
+        assert phone.number.startswith("+86") and phone.number[1:].isdigit()
+        assert phone.line_type in ("mobile", "landline")
+        assert normalise(phone.number) == phone._replace(extension="")

@@ -209,7 +209,12 @@ def _open_csv(p: Path, head: bytes, size: int) -> Iterator[Table]:
     raw = p.open("rb")
     text = io.TextIOWrapper(raw, encoding=encoding, newline="")
     try:
-        first = text.readline()
+        try:
+            first = text.readline()
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{p}: row 1: bytes that are not valid {encoding} / 第 1 行编码错误"
+            ) from None
         delimiter = max(",\t;|", key=first.count) if first.strip() else ","
         if first.count(delimiter) == 0:
             delimiter = ","

@@ -1,9 +1,12 @@
 """Reading the files units hand in: encodings, headers, formats, broken files."""
 
 import codecs
+import contextlib
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dialer.errors import InputError
 from dialer.frames.reading import detect_encoding, find_phone_column, open_table
@@ -199,4 +202,29 @@ def test_xlsx_named_sheet(tmp_path):
     with open_table(p, sheet="名单") as table:
         assert list(table.rows) == [(2, ["13812345678"])]
     with pytest.raises(InputError, match="说明, 名单"), open_table(p, sheet="x"):
+        pass
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.binary(max_size=3000)
+    | st.text(max_size=500).map(lambda t: t.encode("utf-8"))
+    | st.text(alphabet='电话号码张三,\n\r\t"0123456789', max_size=500).map(
+        lambda t: t.encode("gb18030")
+    )
+)
+def test_any_bytes_read_or_refused(tmp_path, data):
+    """Whatever the bytes, the reader yields rows or raises InputError, nothing else."""
+    p = tmp_path / "fuzz.csv"
+    p.write_bytes(data)
+    try:
+        with open_table(p) as table:
+            for _n, cells in table.rows:
+                assert all(isinstance(c, str) for c in cells)
+            if table.columns:
+                with contextlib.suppress(InputError):
+                    find_phone_column(table)
+    except InputError:
         pass

@@ -293,6 +293,11 @@ def run_show(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         f"`{script.id}` · schema {script.schema_version} · digest {script.digest} ·"
         f" {', '.join(script.languages)}\n\n"
     )
+    if script.language_menu is not None:
+        menu = script.language_menu
+        choices = ", ".join(f"{k} = {lang}" for k, lang in menu.keys.items())
+        w(f"**Language menu / 语言选择** ({choices}; default {script.languages[0]})\n\n")
+        w(f"> {text(menu.prompt)}\n\n")
     if script.intro:
         w("**Intro / 开场**\n\n")
         for pid in script.intro:

@@ -176,3 +176,14 @@ def test_check_units_against_the_store(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "1 unit(s) of the store are not in the script: D82" in captured.err
     assert "units.451202.zh-CN: name '金城江' differs from the store's '金城江区'" in captured.out
+
+
+def test_show_language_menu(tmp_path):
+    """`survey show` lists the language menu's keys."""
+    from tests.surveys.test_flow import MENU
+
+    path = tmp_path / "small.yaml"
+    path.write_text(MENU, encoding="utf-8")
+    out = io.StringIO()
+    assert survey.run_show(argparse.Namespace(file=str(path), language=None, sounds=None), out) == 0
+    assert "**Language menu / 语言选择** (1 = zh-CN, 2 = en; default zh-CN)" in out.getvalue()

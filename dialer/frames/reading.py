@@ -275,9 +275,14 @@ def _open_xlsx(p: Path, sheet: str | None) -> Iterator[Table]:
         state = {"row": 0}
 
         def numbered() -> Iterator[tuple[int, list[str]]]:
-            for n, values in enumerate(ws.iter_rows(values_only=True), 1):
-                state["row"] = n
-                yield n, [_cell_text(v) for v in values]
+            try:
+                for n, values in enumerate(ws.iter_rows(values_only=True), 1):
+                    state["row"] = n
+                    yield n, [_cell_text(v) for v in values]
+            except Exception as e:  # a damaged sheet fails in openpyxl's XML parsing
+                raise InputError(
+                    f"{p}: around row {state['row'] + 1}: damaged XLSX ({e}) / XLSX 文件损坏"
+                ) from None
 
         columns, has_header, rows, hint = _split_header(numbered())
         yield Table(

@@ -228,3 +228,20 @@ def test_any_bytes_read_or_refused(tmp_path, data):
                     find_phone_column(table)
     except InputError:
         pass
+
+
+def test_xlsx_with_damaged_sheet_xml(tmp_path):
+    """An XLSX whose sheet XML is cut short fails as an InputError naming the file."""
+    import zipfile
+
+    good = tmp_path / "good.xlsx"
+    _xlsx(good, [["手机"]] + [[13800000000 + i] for i in range(2000)])
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]
+            dst.writestr(item, data)
+    with pytest.raises(InputError, match=r"bad\.xlsx"), open_table(bad) as table:
+        list(table.rows)

@@ -89,6 +89,17 @@ closing:
 """
 
 
+#: SMALL with a language menu.
+MENU = SMALL.replace(
+    "intro: [hello]",
+    'language_menu: {prompt: lang_menu, keys: {"1": zh-CN, "2": en}, timeout: 3}\nintro: [hello]',
+).replace(
+    "  hello: {zh-CN: 您好, en: Hello}\n",
+    "  hello: {zh-CN: 您好, en: Hello}\n"
+    '  lang_menu: {zh-CN: 普通话请按1, en: "For English, press 2"}\n',
+)
+
+
 def caller_events(step):
     """Every distinct thing a caller can do at a step (one wrong key stands for all)."""
     out: list[flow.Event] = [flow.Hangup()]

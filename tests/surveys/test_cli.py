@@ -11,7 +11,7 @@ import pytest
 
 from dialer import cli
 from dialer.scripts import survey
-from tests.surveys.scripts import EXAMPLE, SMALL
+from tests.surveys.scripts import EXAMPLE, MENU, SMALL
 
 
 @pytest.fixture
@@ -180,8 +180,6 @@ def test_check_units_against_the_store(tmp_path, capsys):
 
 def test_show_language_menu(tmp_path):
     """`survey show` lists the language menu's keys."""
-    from tests.surveys.test_flow import MENU
-
     path = tmp_path / "small.yaml"
     path.write_text(MENU, encoding="utf-8")
     out = io.StringIO()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dialer.surveys import flow, loader
 from dialer.surveys.model import AAPOR_CODES, OUTCOMES
-from tests.surveys.scripts import EXAMPLE, SMALL, caller_events
+from tests.surveys.scripts import EXAMPLE, MENU, SMALL, caller_events
 
 SCRIPT = loader.loads(SMALL, "small.yaml")
 FULL = loader.load(EXAMPLE)
@@ -404,16 +404,6 @@ def test_random_plausible_callers_reach_every_outcome_safely(data, unit):
             ev = flow.Hangup()
         state, step = flow.next_step(state, ev)
     _check_end(step, stored, unit)
-
-
-MENU = SMALL.replace(
-    "intro: [hello]",
-    'language_menu: {prompt: lang_menu, keys: {"1": zh-CN, "2": en}, timeout: 3}\nintro: [hello]',
-).replace(
-    "  hello: {zh-CN: 您好, en: Hello}\n",
-    "  hello: {zh-CN: 您好, en: Hello}\n"
-    '  lang_menu: {zh-CN: 普通话请按1, en: "For English, press 2"}\n',
-)
 
 
 class TestLanguageMenu:

@@ -52,7 +52,12 @@ def register(subparsers: Any) -> None:
     d.add_argument("--seed", type=int, required=True, help="random seed / 随机种子")
     d.add_argument("--replace", action="store_true", help="replace a draw of the same name / 覆盖")
     d.set_defaults(func=draw_command)
-    e = sub.add_parser("export", help="write a draw to CSV or XLSX / 导出样本")
+    e = sub.add_parser(
+        "export",
+        help="write a draw to CSV or XLSX / 导出样本",
+        description="Open the XLSX in Excel: Excel turns the CSV's +86... column into"
+        " 8.6E+12. 请用 Excel 打开 XLSX 文件；CSV 中的 +86 号码会被 Excel 改成科学计数法。",
+    )
     e.add_argument("--campaign", metavar="NAME", required=True)
     e.add_argument("--out", metavar="FILE", required=True, help=".csv or .xlsx")
     e.set_defaults(func=export_command)

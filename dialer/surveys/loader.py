@@ -1306,7 +1306,7 @@ class _Builder:
             for q, d in enumerate(block_drafts):
                 order[d.question.id] = (b, q)
                 owner[d.question.id] = block
-        for b, (block, block_drafts, block_node) in enumerate(drafts):
+        for b, (block, block_drafts, _) in enumerate(drafts):
             ids = [d.question.id for d in block_drafts]
             always_skipped: set[int] = set()
             for q, d in enumerate(block_drafts):
@@ -1377,19 +1377,18 @@ class _Builder:
                         r.error(g_node, where, f"no question {target!r} in this block{other}")
             if any(p.severity == "error" for p in r.problems):
                 continue
-            self._check_graph(block, block_drafts, block_node, always_skipped)
+            self._check_graph(block_drafts, always_skipped)
 
-    def _check_graph(
-        self,
-        block: Block,
-        drafts: list[_QuestionDraft],
-        block_node: Node,
-        always_skipped: set[int],
-    ) -> None:
-        """Unreachable questions and loops nobody can leave, per block."""
+    def _check_graph(self, drafts: list[_QuestionDraft], always_skipped: set[int]) -> None:
+        """Unreachable questions and loops nobody can leave, in one block.
+
+        Nodes are the block's questions; "ends the call" (-1) and "past the last question"
+        (n) are exits. Reachability follows every way on (answers, retries used up, a
+        failed C{ask_if}); loops are judged on answers alone: a loop that only retries
+        running out can leave is a loop without exit for a caller who answers.
+        """
         r = self.r
         n = len(drafts)
-        exit_node = n  # past the last question
         ids = {d.question.id: i for i, d in enumerate(drafts)}
 
         def default_next(i: int) -> int:
@@ -1463,7 +1462,6 @@ class _Builder:
                     f"goto loop through {names}: a caller may go "
                     "round it (cut off after max_visits)",
                 )
-        del exit_node, block, block_node
 
     def _check_unused(self) -> None:
         for pid, node in self.prompt_nodes.items():

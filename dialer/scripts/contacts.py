@@ -21,7 +21,7 @@ from dialer.errors import ConfigError, InputError
 from dialer.frames.cleaning import Rejected, reason_text
 from dialer.frames.reading import open_table
 from dialer.store.connect import engine_from_args
-from dialer.store.frames import ImportSummary, thd_import_contacts, thd_list_units
+from dialer.store.frames import ImportSummary, Unit, thd_import_contacts, thd_list_units
 
 REJECT_HEADER = [
     "行号 row",
@@ -39,14 +39,20 @@ def register(subparsers: Any) -> None:
     imp = sub.add_parser(
         "import",
         help="import a CSV/XLSX phone list / 导入号码文件",
-        description="Import a unit's phone list; bad rows go to a rejects file. "
-        "导入单位提交的号码表；无效行写入拒收文件。",
+        description="Import units' phone lists; bad rows go to a rejects file. Each file is"
+        " one transaction: all its accepted rows or none. 导入单位提交的号码表；无效行写入拒收"
+        "文件；每个文件要么全部导入，要么完全不导入。",
     )
-    imp.add_argument("file", metavar="FILE", help="CSV (UTF-8/GBK) or XLSX / 号码文件")
+    imp.add_argument("files", metavar="FILE", nargs="+", help="CSV (UTF-8/GBK) or XLSX / 号码文件")
     which = imp.add_mutually_exclusive_group(required=True)
     which.add_argument("--unit", metavar="CODE", help="every row belongs to this unit / 所属单位")
     which.add_argument(
         "--unit-column", metavar="NAME", help="column holding unit codes or names / 单位列"
+    )
+    which.add_argument(
+        "--unit-from-filename",
+        action="store_true",
+        help="each file is named after its unit's code or name (金城江区.xlsx) / 按文件名确定单位",
     )
     imp.add_argument("--phone-column", metavar="NAME", help="phone column / 号码列（默认自动识别）")
     imp.add_argument("--sheet", metavar="NAME", help="XLSX worksheet (default: the first) / 工作表")
@@ -77,21 +83,52 @@ def default_area_code(args: argparse.Namespace) -> str:
 
 
 def import_command(args: argparse.Namespace) -> int:
+    """Import each file in its own transaction (all its rows or none), then sum up."""
     engine = engine_from_args(args)
     console = Console(stderr=True, quiet=args.quiet)
-    rejects = Path(args.rejects) if args.rejects else Path(args.file + ".rejects.csv")
-    summary = import_file(
-        engine,
-        Path(args.file),
-        unit_code=args.unit,
-        unit_column=args.unit_column,
-        phone_column=args.phone_column,
-        sheet=args.sheet,
-        default_area_code=default_area_code(args),
-        rejects_path=rejects,
-        console=console,
-    )
-    print_summary(summary, rejects, Console())
+    out = Console()
+    paths = [Path(f) for f in args.files]
+    if args.rejects and len(paths) > 1:
+        raise InputError("--rejects names one file; with several, each gets FILE.rejects.csv")
+    area = default_area_code(args)
+    units: dict[str, str] = {}
+    if args.unit_from_filename:
+        for u in unit_list(engine):
+            units[u.code] = units[u.name] = u.code
+    plan = []
+    for path in paths:
+        code = args.unit
+        if args.unit_from_filename:
+            code = units.get(path.stem.strip())
+            if code is None:
+                raise InputError(
+                    f"{path}: no unit with code or name {path.stem!r} / 文件名不是单位代码或名称"
+                )
+        plan.append((path, code))
+    totals = ImportSummary(import_id=0)
+    for path, code in plan:
+        rejects = Path(args.rejects) if args.rejects else Path(str(path) + ".rejects.csv")
+        summary = import_file(
+            engine,
+            path,
+            unit_code=code,
+            unit_column=args.unit_column,
+            phone_column=args.phone_column,
+            sheet=args.sheet,
+            default_area_code=area,
+            rejects_path=rejects,
+            console=console,
+        )
+        if len(plan) > 1:
+            out.print(f"{path.name}" + (f" ({code})" if code else ""), markup=False)
+        print_summary(summary, rejects, out)
+        for name in ("rows_read", "accepted", "duplicates", "rejected", "shared"):
+            setattr(totals, name, getattr(totals, name) + getattr(summary, name))
+    if len(plan) > 1:
+        out.print(
+            f"{len(plan)} files 个文件: rows {totals.rows_read} 行, accepted {totals.accepted} 接收, "
+            f"duplicates {totals.duplicates} 重复, rejected {totals.rejected} 拒收"
+        )
     return 0
 
 
@@ -209,13 +246,6 @@ def print_summary(summary: ImportSummary, rejects: Path | None, console: Console
         console.print(f"rejected rows / 拒收明细: {rejects}", markup=False)
 
 
-def unit_names(engine: sa.Engine) -> dict[int, str]:
+def unit_list(engine: sa.Engine) -> list[Unit]:
     with engine.connect() as conn:
-        return {u.id: u.code for u in thd_list_units(conn)}
-
-
-def require_file(path: str) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found / 找不到文件")
-    return p
+        return thd_list_units(conn)

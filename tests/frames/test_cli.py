@@ -150,3 +150,23 @@ def test_unwritable_rejects_file(db, tmp_path, capsys):
     args = ["--db", db, "contacts", "import", str(f), "--unit", "D01", "--rejects", str(bad)]
     assert main(args) == 1
     assert "--rejects" in capsys.readouterr().err
+
+
+def test_several_files_unit_from_filename(db, tmp_path, capsys):
+    """Files named after their unit (code or Chinese name) import in one command."""
+    a = write(tmp_path / "金城江区.csv", "电话\n13812345678\n")
+    b = write(tmp_path / "D14.csv", "电话\n13812345678\n13912345678\nx\n")
+    assert main(["--db", db, "contacts", "import", str(a), str(b), "--unit-from-filename"]) == 0
+    out = capsys.readouterr().out
+    assert "2 files" in out and "accepted 3" in out and "rejected 1" in out
+    assert (tmp_path / "D14.csv.rejects.csv").exists()
+
+
+def test_unknown_filename_unit_imports_nothing(db, tmp_path, capsys):
+    """An unmatched file name fails before any file is imported."""
+    a = write(tmp_path / "D14.csv", "电话\n13812345678\n")
+    b = write(tmp_path / "某某局.csv", "电话\n13912345678\n")
+    assert main(["--db", db, "contacts", "import", str(a), str(b), "--unit-from-filename"]) == 1
+    assert "某某局" in capsys.readouterr().err
+    assert main(["--db", db, "contacts", "import", str(a), "--unit", "D14"]) == 0
+    assert "accepted 1" in capsys.readouterr().out

@@ -7,6 +7,9 @@ Signs:
    7 digits, the H-code; landline: area code + the exchange's first 3 digits), as a
    staff list from one office switchboard or one company phone plan would be;
  - runs of consecutive numbers (..1200, ..1201, ..1202): an office's direct lines;
+ - dense hundred-blocks: many numbers that differ only in their last two digits
+   (..1203, ..1207, ..1251): the same office with gaps; citizens' numbers almost never
+   share a block of 100;
  - numbers also handed in by another unit.
 
 test-case-name: tests.frames.test_report
@@ -23,10 +26,12 @@ MIN_NUMBERS = 20  # below this, shares say little: no flags
 PREFIX_FLAG = 0.25
 RUN_FLAG = 0.05
 SHARED_FLAG = 0.05
+BLOCK_FLAG = 5  # numbers in one block of 100
 
 FLAG_TEXT = {
     "prefix": "号段集中 / prefix concentration",
     "runs": "连号 / consecutive numbers",
+    "block": "百号段密集 / many numbers in one block of 100",
     "shared": "与其他单位重复 / shared with other units",
 }
 
@@ -44,6 +49,8 @@ class UnitFigures:
     longest_run: int = 0
     in_runs: int = 0
     shared: int = 0
+    top_block: str = ""  # a number without its last two digits, e.g. +8677822812xx
+    top_block_count: int = 0
     flags: list[str] = field(default_factory=list)
 
     def share(self, n: int) -> float:
@@ -106,6 +113,8 @@ def frame_report(
             ((f.top_prefix, f.top_prefix_count),) = Counter(
                 prefix_of(n) for n, _ in rows
             ).most_common(1)
+            ((block, f.top_block_count),) = Counter(n[:-2] for n, _ in rows).most_common(1)
+            f.top_block = block + "xx"
             runs = runs_of([int(n[1:]) for n, _ in rows])
             f.runs = len(runs)
             f.longest_run = max((length for _, length in runs), default=0)
@@ -116,6 +125,8 @@ def frame_report(
                 f.flags.append("prefix")
             if f.share(f.in_runs) >= RUN_FLAG:
                 f.flags.append("runs")
+            if f.top_block_count >= BLOCK_FLAG:
+                f.flags.append("block")
             if f.share(f.shared) >= SHARED_FLAG:
                 f.flags.append("shared")
         figures.append(f)

@@ -72,6 +72,7 @@ def print_report(
         "mobile 手机",
         "top prefix 最集中号段",
         "runs 连号",
+        "top block 最密百号段",
         "shared 重复",
         "signs 迹象",
         title="frame report 样本框检查"
@@ -84,6 +85,7 @@ def print_report(
             _pct(f.mobile, f.total),
             f"{f.top_prefix} ({_pct(f.top_prefix_count, f.total)})" if f.total else "-",
             f"{f.in_runs} (max {f.longest_run})" if f.runs else "0",
+            str(f.top_block_count),
             str(f.shared),
             "; ".join(FLAG_TEXT[x] for x in f.flags)
             or ("no numbers / 无号码" if not f.total else ""),
@@ -118,6 +120,8 @@ def write_xlsx(path: Path, figures: list[UnitFigures], pairs: list[tuple[str, st
             "连号段数 runs",
             "最长连号 longest run",
             "连号号码数 numbers in runs",
+            "最密百号段 densest block of 100",
+            "该百号段号码数 numbers in it",
             "与其他单位重复 shared",
             "迹象 signs",
         ]
@@ -135,6 +139,8 @@ def write_xlsx(path: Path, figures: list[UnitFigures], pairs: list[tuple[str, st
                 f.runs,
                 f.longest_run,
                 f.in_runs,
+                f.top_block,
+                f.top_block_count,
                 f.shared,
                 "; ".join(FLAG_TEXT[x] for x in f.flags),
             ]

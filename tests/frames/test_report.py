@@ -25,6 +25,7 @@ def test_clean_unit_has_no_flags():
     figures, pairs = frame_report({"A": mobiles(0, 50)}, {"A": "甲"})
     (f,) = figures
     assert (f.total, f.mobile, f.landline, f.flags) == (50, 50, 0, [])
+    assert f.top_block_count == 1
     assert pairs == []
 
 
@@ -35,7 +36,16 @@ def test_staff_list_flags_runs_and_prefix():
     (f,) = figures
     assert f.longest_run == 30 and f.in_runs == 30
     assert f.top_prefix == "0778228"
-    assert f.flags == ["prefix", "runs"]
+    assert f.flags == ["prefix", "runs", "block"]
+    assert (f.top_block, f.top_block_count) == ("+8677822812xx", 30)
+
+
+def test_office_numbers_with_gaps_flag_the_block():
+    """Direct lines with gaps are not a run, but their block of 100 is dense."""
+    office = [(f"+86778228{1200 + i}", "landline") for i in range(0, 40, 4)]
+    (f,), _ = frame_report({"A": office + mobiles(0, 40)}, {"A": "甲"})
+    assert f.runs == 0
+    assert f.top_block_count == 10 and f.flags == ["block"]
 
 
 def test_shared_numbers_reported_per_pair():

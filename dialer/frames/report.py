@@ -28,6 +28,12 @@ RUN_FLAG = 0.05
 SHARED_FLAG = 0.05
 BLOCK_FLAG = 5  # numbers in one block of 100
 
+FLAG_SHORT = {
+    "prefix": "号段集中 prefix",
+    "runs": "连号 runs",
+    "block": "百号段 block",
+    "shared": "重复 shared",
+}
 FLAG_TEXT = {
     "prefix": "号段集中 / prefix concentration",
     "runs": "连号 / consecutive numbers",

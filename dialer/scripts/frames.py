@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from dialer.frames.report import FLAG_TEXT, UnitFigures, frame_report
+from dialer.frames.report import FLAG_SHORT, FLAG_TEXT, UnitFigures, frame_report
 from dialer.store.connect import engine_from_args
 from dialer.store.frames import thd_dnc_count, thd_frame_numbers, thd_list_units
 
@@ -87,7 +87,7 @@ def print_report(
             f"{f.in_runs} (max {f.longest_run})" if f.runs else "0",
             str(f.top_block_count),
             str(f.shared),
-            "; ".join(FLAG_TEXT[x] for x in f.flags)
+            ", ".join(FLAG_SHORT[x] for x in f.flags)
             or ("no numbers / 无号码" if not f.total else ""),
         )
     console.print(table)

@@ -84,7 +84,7 @@ def test_report_and_sample_export(db, tmp_path, capsys):
     capsys.readouterr()
     xlsx = tmp_path / "r.xlsx"
     assert main(["--db", db, "frames", "report", "--xlsx", str(xlsx)]) == 0
-    assert "连号" in capsys.readouterr().out
+    assert "连号 runs" in capsys.readouterr().out
     wb = openpyxl.load_workbook(xlsx, read_only=True)
     assert wb.sheetnames == ["units 单位", "shared 跨单位重复"]
     draw = ["--db", db, "sample", "draw", "--campaign", "c", "--allocation", "equal"]

@@ -76,8 +76,9 @@ def test_dnc_commands(db, tmp_path, capsys):
     assert main(["--db", db, "dnc", "add", "abc"]) == 1
 
 
-def test_report_and_sample_export(db, tmp_path, capsys):
+def test_report_and_sample_export(db, tmp_path, capsys, monkeypatch):
     """frames report writes an XLSX; sample draw/export write CSV and XLSX."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells at 80 columns
     staff = "".join(f"0778-228{1200 + i}\n" for i in range(25))
     f = write(tmp_path / "a.csv", "电话\n" + staff)
     assert main(["--db", db, "contacts", "import", str(f), "--unit", "D18"]) == 0

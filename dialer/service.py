@@ -67,6 +67,7 @@ class CampaignSupervisor(Service):
         self.controllers: dict[int, CampaignController] = {}
         self.desks: dict[int, SimulatedDesk] = {}
         self._agents_owner: int | None = None
+        self._refused: set[int] = set()  # campaigns whose settings cannot run (logged once)
         self._loop = LoopingCall(self._poll)
         self._loop.clock = clock
         self._polling: Deferred[None] | None = None
@@ -106,8 +107,14 @@ class CampaignSupervisor(Service):
         for camp in campaigns:
             if wanted and camp.name not in wanted:
                 continue
-            if camp.id not in self.controllers:
-                self.start_campaign(camp)
+            if camp.id not in self.controllers and camp.id not in self._refused:
+                try:
+                    self.start_campaign(camp)
+                except (TypeError, ValueError) as e:
+                    self._refused.add(camp.id)
+                    self.log.error(
+                        "campaign {campaign} cannot run: {error}", campaign=camp.id, error=str(e)
+                    )
         active = {c.id for c in campaigns}
         for cid, ctl in list(self.controllers.items()):
             if cid not in active and ctl.live_count() == 0:
@@ -130,9 +137,12 @@ class CampaignSupervisor(Service):
             for name in self.config.agents.names:
                 agents.add(name, name, now=now)
             self._agents_owner = camp.id
-        options: dict[str, float] = {}
+        options: dict[str, Any] = {}
         if camp.mode == "predictive":
             options["target"] = camp.abandon_target
+        tuning = camp.settings.get("pacing", {})
+        if isinstance(tuning, dict):
+            options.update(tuning)  # per-campaign pacing options (dialer campaign create --pacing)
         policy: Any = policy_for_mode(camp.mode, **options)
         ctl = CampaignController(
             camp,

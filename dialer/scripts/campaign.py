@@ -85,6 +85,13 @@ def register(subparsers: Any) -> None:
         "--abandon-target", type=float, default=0.03, help="abandonment cap (0.03) / 放弃率上限"
     )
     create.add_argument("--priority", type=int, default=0, help="higher dials first / 优先级")
+    create.add_argument(
+        "--pacing",
+        action="append",
+        default=[],
+        metavar="OPTION=NUMBER",
+        help="pacing policy option, e.g. theta=0.05 (see docs/pacing.md) / 外呼节奏参数",
+    )
     create.set_defaults(func=create_command)
 
     for action, status, text in (
@@ -163,6 +170,19 @@ def create_command(args: argparse.Namespace) -> int:
         if not value.isdigit():
             raise InputError(f"--unit-quota {code}={value}: expected a whole number / 应为整数")
         quotas[code] = int(value)
+    pacing: dict[str, float] = {}
+    for key, value in _pairs(args.pacing, "--pacing").items():
+        try:
+            pacing[key] = float(value)
+        except ValueError:
+            raise InputError(f"--pacing {key}={value}: expected a number / 应为数字") from None
+    if pacing:
+        from dialer.pacing.base import policy_for_mode
+
+        try:
+            policy_for_mode(args.mode, **pacing)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"--pacing: {e} / 外呼节奏参数无效") from None
     if not 0 < args.abandon_target < 1:
         raise InputError("--abandon-target: expected a fraction such as 0.03 / 应为小数，如 0.03")
     spec = store.CampaignSpec(
@@ -180,6 +200,7 @@ def create_command(args: argparse.Namespace) -> int:
         unit_quotas=quotas,
         abandon_target=args.abandon_target,
         priority=args.priority,
+        settings={"pacing": pacing} if pacing else {},
     )
     engine = engine_from_args(args)
     with engine.begin() as conn:

@@ -177,3 +177,32 @@ def test_questionnaire_checked_when_scripts_dir_exists(db, tmp_path, capsys):
     )
     assert code == 1 and "nope.yaml" in capsys.readouterr().err
     assert main(["--db", db, "campaign", "status", "c1"]) == 1
+
+
+def test_pacing_options(db, capsys):
+    """--pacing options are stored with the campaign; unknown options are refused."""
+    from dialer.store import campaigns as store
+    from dialer.store.engine import create_engine
+
+    base = [
+        "--db",
+        db,
+        "campaign",
+        "create",
+        "c1",
+        "--draw",
+        "d1",
+        "--questionnaire",
+        "q",
+        "--scripts",
+        "/nonexistent",
+        "--mode",
+        "predictive",
+    ]
+    assert main([*base, "--pacing", "bogus=1"]) == 1
+    assert "--pacing" in capsys.readouterr().err
+    assert main([*base, "--pacing", "theta=0.05"]) == 0
+    eng = create_engine(db)
+    with eng.connect() as conn:
+        assert store.thd_get_campaign(conn, "c1").settings == {"pacing": {"theta": 0.05}}
+    eng.dispose()

@@ -185,6 +185,8 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         raise ProfileError(f"unknown top-level keys {sorted(d)}")
 
     shares = {name: float(callee.pop(name)) for name in OUTCOMES if name in callee}
+    if not shares:
+        shares = dict(CalleeBehaviour().shares)
     if any(v < 0 for v in shares.values()):
         raise ProfileError("callee shares must not be negative")
     total = sum(shares.values())

@@ -107,3 +107,9 @@ def test_respondent_reactions_cover_every_behaviour():
             assert r.digits[0][0] >= b.hesitation.lo
     assert all(kinds[k] > 100 for k in ("hangup", "none", "star", "invalid", "valid"))
     assert kinds["valid"] > kinds["invalid"]
+
+
+def test_empty_profile_uses_the_defaults():
+    """A profile with no shares answers 30 % and leaves 70 % unanswered."""
+    p = parse_profile({})
+    assert dict(p.callee.shares) == {"answer": 0.3, "no_answer": 0.7}

@@ -10,7 +10,6 @@ test-case-name: tests.frames.test_store
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dialer.errors import InputError
+from dialer.errors import ConfigError, InputError
 from dialer.frames.cleaning import (
     Accepted,
     DedupeKey,
@@ -279,19 +278,7 @@ def _bulk_inserter(conn: sa.Connection) -> Callable[[list[tuple[Any, ...]]], Non
 
         return executemany
 
-    stmt = contacts.insert()
-
-    def generic(rows: list[tuple[Any, ...]]) -> None:
-        conn.execute(
-            stmt,
-            [
-                dict(zip(_COLUMNS, r, strict=True))
-                | {"attributes": None if r[4] is None else json.loads(r[4])}
-                for r in rows
-            ],
-        )
-
-    return generic
+    raise ConfigError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
 
 def _count_shared(conn: sa.Connection, import_id: int) -> int:

@@ -75,9 +75,9 @@ def read_units(path: Path) -> list[UnitSpec]:
             if code in seen:
                 raise InputError(f"{path}: row {row}: code {code!r} twice / 代码重复")
             seen.add(code)
-            kind_text = get("kind") or "department"
-            kind = KINDS.get(kind_text.lower())
-            if kind is None:
+            kind_text = get("kind")
+            kind = KINDS.get(kind_text.lower()) if kind_text else None
+            if kind_text and kind is None:
                 raise InputError(
                     f"{path}: row {row}: kind {kind_text!r} is not county or department / 类型错误"
                 )

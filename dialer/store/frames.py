@@ -52,10 +52,12 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitSpec:
+    """A unit to add or update; C{None} fields leave an existing unit's value alone."""
+
     code: str
     name: str
     name_en: str | None = None
-    kind: str = "department"
+    kind: str | None = None  # county | department; new units default to department
     parent_code: str | None = None
 
 
@@ -82,17 +84,27 @@ def thd_upsert_units(conn: sa.Connection, specs: Iterable[UnitSpec]) -> tuple[in
     existing = {row.code: row for row in conn.execute(sa.select(units))}
     added = updated = 0
     for spec in specs:
-        values = {
+        old = existing.get(spec.code)
+        if old is None:
+            conn.execute(
+                units.insert().values(
+                    code=spec.code,
+                    name=spec.name,
+                    name_en=spec.name_en,
+                    kind=spec.kind or "department",
+                    parent_code=spec.parent_code,
+                )
+            )
+            added += 1
+            continue
+        given = {
             "name": spec.name,
             "name_en": spec.name_en,
             "kind": spec.kind,
             "parent_code": spec.parent_code,
         }
-        old = existing.get(spec.code)
-        if old is None:
-            conn.execute(units.insert().values(code=spec.code, **values))
-            added += 1
-        elif any(getattr(old, k) != v for k, v in values.items()):
+        values = {k: v for k, v in given.items() if v is not None and getattr(old, k) != v}
+        if values:
             conn.execute(units.update().where(units.c.code == spec.code).values(**values))
             updated += 1
     return added, updated

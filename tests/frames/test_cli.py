@@ -171,3 +171,16 @@ def test_unknown_filename_unit_imports_nothing(db, tmp_path, capsys):
     assert "某某局" in capsys.readouterr().err
     assert main(["--db", db, "contacts", "import", str(a), "--unit", "D14"]) == 0
     assert "accepted 1" in capsys.readouterr().out
+
+
+def test_units_import_file_with_chinese_headers(db, tmp_path, capsys):
+    """A units file with Chinese headers adds and updates units; a bad kind names the row."""
+    f = write(
+        tmp_path / "u.csv",
+        "代码,名称,类型,上级\nX1,某某局,部门,451200\nD01,市纪委监委,部门,451200\n",
+    )
+    assert main(["--db", db, "units", "import", str(f)]) == 0
+    assert "1 added 新增, 0 updated" in capsys.readouterr().out  # absent columns change nothing
+    bad = write(tmp_path / "bad.csv", "代码,名称,类型\nX2,某局,乡镇\n")
+    assert main(["--db", db, "units", "import", str(bad)]) == 1
+    assert "row 2" in capsys.readouterr().err

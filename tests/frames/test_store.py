@@ -49,13 +49,15 @@ def read_rejects(path):
 
 
 def test_units_upsert(engine):
-    """Units are added, then updated by code; unchanged ones are left alone."""
+    """Units are added, then updated by code; unchanged units and absent fields are left alone."""
     with engine.begin() as conn:
         assert thd_upsert_units(conn, UNITS) == (2, 0)
         changed = [UnitSpec("D14", "市教育局（新）", None, "department", None), UNITS[0]]
         assert thd_upsert_units(conn, changed) == (0, 1)
-        names = {u.code: u.name for u in thd_list_units(conn)}
-    assert names == {"451202": "金城江区", "D14": "市教育局（新）"}
+        units = {u.code: u for u in thd_list_units(conn)}
+    assert units["D14"].name == "市教育局（新）"
+    assert units["D14"].name_en == "Education Bureau"  # not given: kept
+    assert units["451202"].kind == "county"
 
 
 def test_import_counts_rejects_and_attributes(store, tmp_path):

@@ -68,7 +68,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dir", default="var/demo", help="working directory / 工作目录")
     parser.add_argument("--seed", type=int, default=2026, help="random seed / 随机种子")
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="frame size factor (1.0 = ~70,000 numbers)"
+        "--scale",
+        type=float,
+        default=1.0,
+        help="frame size factor (1.0 = ~70,000 numbers) / 样本框规模系数",
     )
     parser.add_argument(
         "--stop-after",

@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
         "numbers shared across units. 各单位号码数、手机/固话比例、号段集中、连号、跨单位重复。",
     )
     r.add_argument("--xlsx", metavar="OUT", help="also write the report to an XLSX file / 导出")
-    r.add_argument("--all", action="store_true", help="list every unit, not only flagged ones")
+    r.add_argument(
+        "--all", action="store_true", help="list every unit, not only flagged ones / 列出全部单位"
+    )
     r.set_defaults(func=report_command)
 
 

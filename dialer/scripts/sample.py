@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
         description="Open the XLSX in Excel: Excel turns the CSV's +86... column into"
         " 8.6E+12. 请用 Excel 打开 XLSX 文件；CSV 中的 +86 号码会被 Excel 改成科学计数法。",
     )
-    e.add_argument("--campaign", metavar="NAME", required=True)
+    e.add_argument("--campaign", metavar="NAME", required=True, help="name of the draw / 抽样名称")
     e.add_argument("--out", metavar="FILE", required=True, help=".csv or .xlsx / 输出文件")
     e.set_defaults(func=export_command)
     sub.add_parser("list", help="list draws / 列出抽样").set_defaults(func=list_command)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dialer.errors import ConfigError
 from dialer.frames.synth import HEADER, frame_rows
 from dialer.scripts.contacts import import_file
 from dialer.scripts.units import DEMO_UNITS, read_units
@@ -62,10 +63,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             bindir = pg_bindir()
             if bindir is None:
-                raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql")
+                raise ConfigError(
+                    "PostgreSQL binaries not found: apt-get install postgresql / 未安装 PostgreSQL"
+                )
             server = PostgresServer(bindir)
-            server.start()
-            url = server.new_database()
+            try:
+                server.start()
+                url = server.new_database()
+            except BaseException:
+                server.stop()
+                raise
         else:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = create_engine(url)

@@ -184,3 +184,14 @@ def test_units_import_file_with_chinese_headers(db, tmp_path, capsys):
     bad = write(tmp_path / "bad.csv", "代码,名称,类型\nX2,某局,乡镇\n")
     assert main(["--db", db, "units", "import", str(bad)]) == 1
     assert "row 2" in capsys.readouterr().err
+
+
+def test_bench_import_runs(capsys):
+    """`dialer bench import` runs on a small frame and prints its figures as JSON last."""
+    import json
+
+    assert main(["bench", "import", "--rows", "3000", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["rows"] == 3000 and figures["database"] == "sqlite"
+    assert figures["accepted"] + figures["duplicates"] + figures["rejected"] == 3000
+    assert figures["rows_per_s"] > 0

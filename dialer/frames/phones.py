@@ -243,8 +243,3 @@ def national_format(e164: str) -> str:
         return f"{nsn[:3]} {nsn[3:7]} {nsn[7:]}"
     area = 2 if nsn.startswith(("10", "2")) else 3
     return f"0{nsn[:area]}-{nsn[area:]}"
-
-
-def numeric_key(e164: str) -> int:
-    """The number's digits as an int (compact set/dict keys; consecutive-run detection)."""
-    return int(e164[1:])

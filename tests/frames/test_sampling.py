@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.frames.sampling import allocate, draw, margin_of_error, precision_size
 
@@ -96,3 +98,45 @@ def test_precision_refuses_sizes():
     """Precision allocation computes the sizes: a --size is an error, not ignored."""
     with pytest.raises(ValueError, match="--margin"):
         allocate({"a": 100}, "precision", size=10)
+
+
+populations = st.dictionaries(
+    st.text(alphabet="ABCDEFGH", min_size=1, max_size=3), st.integers(0, 500), min_size=1
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(populations, st.integers(0, 2000))
+def test_proportional_properties(pop, size):
+    """Proportional sizes sum to the size and each is within one of its exact quota."""
+    wanted = allocate(pop, "proportional", size=size).wanted
+    total = sum(pop.values())
+    if total:
+        assert sum(wanted.values()) == size
+        for u, n in pop.items():
+            assert abs(wanted[u] - size * n / total) < 1
+    else:
+        assert set(wanted.values()) <= {0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(populations, st.integers(0, 50), st.integers(0, 2**31))
+def test_draw_properties(pop, per_unit, seed):
+    """Each unit gets min(wanted, available) distinct numbers, none drawn twice overall."""
+    frame = {}
+    next_id = 1
+    for u, n in sorted(pop.items()):
+        rows = []
+        for i in range(min(n, 60)):
+            # every third number is shared with the unit before (cross-unit duplicates)
+            rows.append((next_id, f"+861380000{(next_id - (i % 3 == 0)) % 10**4:04d}"))
+            next_id += 1
+        frame[u] = rows
+    wanted = allocate({u: len(r) for u, r in frame.items()}, "equal", per_unit=per_unit).wanted
+    s = draw(frame, wanted, random.Random(seed))
+    numbers = {cid: num for rows in frame.values() for cid, num in rows}
+    drawn = [numbers[c] for m in s.members.values() for c in m]
+    assert len(drawn) == len(set(drawn))
+    for u in wanted:
+        assert len(s.members[u]) <= wanted[u]
+        assert (len(s.members[u]) < wanted[u]) == (u in s.short)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -53,6 +54,11 @@ def test_predictive_full_shift_meets_the_first_target():
     assert pred["abandonment_pct"] <= 3.0
     assert pred["utilisation"] >= 0.84
     assert pred["utilisation"] > prog["utilisation"]
+    # learnt online from wrong priors (P 0.5, talk 300 s, wrap 30 s)
+    learnt = pred["learnt"]
+    assert learnt["answer_rate"] == pytest.approx(0.30, abs=0.05)
+    assert learnt["talk_mean"] == pytest.approx(180.0, rel=0.1)
+    assert learnt["wrap_mean"] == pytest.approx(10.5, abs=1.5)
 
 
 def test_bench_pacing_command_prints_figures(capsys):
@@ -123,3 +129,10 @@ def test_bench_sweep_writes_between_markers(tmp_path, capsys):
     assert text.startswith("intro\n") and text.endswith("end\n")
     assert "old" not in text
     assert "| n100-p30 |" in text
+
+
+def test_bench_real_engine_is_refused_cleanly_when_missing(capsys, monkeypatch):
+    """--engine real without dialer.campaign.benchrun names the module instead of crashing."""
+    monkeypatch.setitem(sys.modules, "dialer.campaign.benchrun", None)  # import fails
+    assert main(["bench", "pacing", "--hours", "0.01", "--engine", "real"]) == 1
+    assert "benchrun" in capsys.readouterr().err

@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.pacing.estimators import PacingModel
 from dialer.pacing.ledger import AbandonmentLedger
@@ -175,3 +177,43 @@ def test_decision_with_100_agents_is_fast(model):
         took.append(time.thread_time() - t0)
     took.sort()
     assert took[int(0.99 * len(took))] < 0.020
+
+
+_elapsed = st.lists(st.floats(0.0, 4000.0), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    idle=_elapsed,
+    talking=_elapsed,
+    wrapping=st.lists(st.floats(0.0, 400.0), max_size=10),
+    ringing=st.lists(st.floats(-1.0, 90.0), max_size=60),
+    waiting=st.lists(st.floats(0.0, 2.0), max_size=5),
+    extra_lines=st.integers(0, 50),
+    cap=st.integers(0, 200),
+    theta=st.floats(0.001, 0.5),
+)
+def test_launch_is_within_bounds(
+    idle, talking, wrapping, ringing, waiting, extra_lines, cap, theta
+):
+    """Whatever the state (odd elapsed times included), 0 <= launch <= free lines."""
+    model = _MODEL
+    busy = len(talking) + len(ringing) + len(waiting) + extra_lines
+    snap = snapshot(
+        NOW,
+        idle=tuple(NOW - x for x in idle),
+        talking=tuple(NOW - x for x in talking),
+        wrapping=tuple(NOW - x for x in wrapping),
+        ringing=tuple(NOW - x for x in ringing),
+        waiting=tuple(NOW - x for x in waiting),
+        lines_in_use=busy,
+        trunk_cap=cap,
+        model=model,
+    )
+    launch = Predictive(theta=theta).decide(snap).launch
+    assert 0 <= launch <= snap.free_lines
+    if not idle and not talking and not wrapping:
+        assert launch == 0
+
+
+_MODEL = _trained_model(seed=3, n=1500)

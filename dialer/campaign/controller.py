@@ -128,6 +128,22 @@ class Line:
     capacity: int
     in_use: int = 0
     dial_template: str | None = None  # this trunk's dial string; None: the campaign's
+    # campaign id -> (priority, lines it could use): capacity goes to higher priority first
+    demand: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def allowance(self, campaign_id: int) -> int:
+        """Lines C{campaign_id} may hold here: capacity is shared out by priority (then
+        campaign id), each up to its demand; what is left goes to the highest priority."""
+        members = sorted(self.demand.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        if not members:
+            return self.capacity
+        remaining = self.capacity
+        shares: dict[int, int] = {}
+        for cid, (_prio, wanted) in members:
+            shares[cid] = min(max(wanted, 0), remaining)
+            remaining -= shares[cid]
+        shares[members[0][0]] += remaining
+        return shares.get(campaign_id, 0)
 
     @property
     def free(self) -> int:
@@ -282,6 +298,8 @@ class CampaignController(Service):
         super().stopService()  # type: ignore[no-untyped-call]
         if self._wake_call is not None and self._wake_call.active():
             self._wake_call.cancel()
+        for line in self.lines:
+            line.demand.pop(self.campaign.id, None)  # others may take the lines at once
         return Deferred.fromCoroutine(self._drain())
 
     async def _drain(self) -> None:
@@ -422,7 +440,7 @@ class CampaignController(Service):
                 ringing.append(call.originated_at or call.created_at)
             elif aid in self._waiting and call.answered_at is not None:
                 waiting.append(call.answered_at)
-        free = sum(line.free for line in self.lines if self._usable(line))
+        free = sum(self._free(line) for line in self.lines if self._usable(line))
         return PacingInput(
             now=now,
             idle_since=times.idle_since,
@@ -439,6 +457,7 @@ class CampaignController(Service):
 
     async def _dial_once(self) -> None:
         now = self.clock.seconds()
+        self._register_demand(now)
         if self.dialing_blocked(now) is not None:
             return
         snap = self.snapshot(now)
@@ -516,10 +535,29 @@ class CampaignController(Service):
         return cached, False
 
     def _choose_line(self) -> Line | None:
-        usable = [line for line in self.lines if self._usable(line) and line.free > 0]
+        usable = [line for line in self.lines if self._usable(line) and self._free(line) > 0]
         if not usable:
             return None
-        return max(usable, key=lambda line: (line.free, -self.lines.index(line)))
+        return max(usable, key=lambda line: (self._free(line), -self.lines.index(line)))
+
+    def _free(self, line: Line) -> int:
+        """Lines this campaign may still seize on C{line} (its priority share)."""
+        own = sum(1 for t in self._track.values() if t.line is line and not t.finishing)
+        return max(0, min(line.free, line.allowance(self.campaign.id) - own))
+
+    def _register_demand(self, now: float) -> None:
+        """Tell the shared lines how many lines this campaign could use now."""
+        if self.dialing_blocked(now) is not None:
+            wanted = 0
+        elif self.campaign.mode == "ivr-only":
+            cap = getattr(self.policy, "line_cap", None)
+            wanted = int(cap) if cap is not None else sum(line.capacity for line in self.lines)
+        else:
+            agents = sum(1 for a in self.agents if a.state.value != "paused")
+            per_agent = 1 if self.campaign.mode in ("preview", "progressive") else 3
+            wanted = agents * per_agent
+        for line in self.lines:
+            line.demand[self.campaign.id] = (self.campaign.priority, wanted)
 
     async def _launch(self, contact_id: int) -> None:
         line = self._choose_line()

@@ -452,3 +452,65 @@ def test_dial_template_per_trunk(tmp_path):
     assert a.dials[0].channel.endswith("@callee")
     assert b.dials[0].channel.startswith("PJSIP/+86") and b.dials[0].channel.endswith("@trunk2")
     rig.ctl.stopService()
+
+
+def test_priority_on_shared_lines(tmp_path):
+    """Two IVR campaigns on one 2-line server: the higher priority one gets every line that frees."""
+    import random
+
+    from dialer.campaign.agents import AgentPool
+    from dialer.campaign.controller import CampaignController
+    from tests.campaign.storehelp import make_campaign
+
+    rig = Rig(tmp_path, agents=0, mode="ivr-only", policy=IvrOnly(), per_unit=10)
+    with rig.engine.begin() as conn:
+        hi = make_campaign(conn, name="hi", mode="ivr-only", priority=5)
+        store.thd_set_status(conn, hi, "running", T0)
+        camp_hi = store.thd_get_campaign(conn, hi)
+    rig.lines[0].capacity = 2
+    high = CampaignController(
+        camp_hi,
+        db=rig.db,
+        lines=rig.lines,
+        agents=AgentPool(),
+        policy=IvrOnly(),
+        clock=rig.clock,
+        bus=rig.bus,
+        settings=ControllerSettings(always_open=True),
+        rng=random.Random(99),
+        timer=lambda: 0.0,
+    )
+    rig.start()  # the low-priority campaign takes both lines first
+    high.startService()
+    rig.step(1)
+
+    def by_campaign():
+        rows = {x["action_id"]: x["campaign_id"] for x in rig.attempts()}
+        return [rows[d.action_id] for d in rig.ami.dials]
+
+    assert by_campaign() == [rig.cid, rig.cid]
+    for _ in range(4):
+        for d in [d for d in rig.ami.dials if not d.result.called]:
+            rig.ami.busy(d)
+        rig.step(1)
+    later = by_campaign()[2:]
+    assert len(later) >= 6 and set(later) == {hi}
+    # the high-priority campaign stops: the low one gets the lines back
+    high.stopService()
+    for d in [d for d in rig.ami.dials if not d.result.called]:
+        rig.ami.busy(d)
+    rig.step(2)
+    assert by_campaign()[-1] == rig.cid
+    rig.ctl.stopService()
+
+
+def test_line_allowance():
+    """Capacity is shared out by priority up to each demand; the rest goes to the highest."""
+    from dialer.campaign.controller import Line
+
+    line = Line("pbx1", FakeAMI(), 10)
+    assert line.allowance(1) == 10  # nobody registered
+    line.demand = {1: (0, 8), 2: (5, 6)}
+    assert (line.allowance(2), line.allowance(1)) == (6, 4)
+    line.demand = {1: (0, 2), 2: (5, 3)}
+    assert (line.allowance(2), line.allowance(1)) == (8, 2)

@@ -400,6 +400,7 @@ class _Session:
                     end_reason = _end_reason(error)
                     event = flow.Hangup()
             state, step = flow.next_step(state, event)
+            self.language = state.language  # a language menu may have changed it
         result = survey_result(step)
         outcome = OUTCOMES[result.value]
         finished = store.finish_session(

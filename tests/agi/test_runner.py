@@ -375,6 +375,38 @@ def test_language_variable(engine):
     assert call.commands("GET DATA minyi/t5/en/scale_sat 5000 1")
 
 
+#: t5 with a language menu first (1 = 中文, 2 = English).
+T5_MENU = loader.loads(
+    (Path(__file__).parent / "data" / "t5.yaml")
+    .read_text(encoding="utf-8")
+    .replace(
+        "intro: [welcome]",
+        'language_menu: {prompt: lang_menu, keys: {"1": zh-CN, "2": en}, timeout: 3}\n'
+        "intro: [welcome]",
+    )
+    .replace(
+        "prompts:\n",
+        'prompts:\n  lang_menu: {zh-CN: "普通话请按1", en: "For English, press 2"}\n',
+        1,
+    ),
+    "t5-menu.yaml",
+)
+
+
+@pytest.mark.parametrize(("key", "language"), [("2", "en"), ("1", "zh-CN"), (None, "zh-CN")])
+def test_language_menu_choice_is_stored(engine, key, language):
+    """The language picked in the menu (or the default on no key) is stored with every answer."""
+    call = Call(engine, [key or SILENCE, *FULL], script=T5_MENU)
+    assert call.commands("STREAM FILE minyi/t5/zh-CN/lang_menu")  # the menu, in each language
+    assert call.commands("GET DATA minyi/t5/en/lang_menu 3000 1")
+    assert call.commands(f"GET DATA minyi/t5/{language}/scale_sat 5000 1")
+    answers = call.answers()
+    assert set(answers) == {"q1", "q2", "q3", "q4", "q5", "q_comment"}
+    assert {a.language for a in answers.values()} == {language}
+    assert call.session().language == language
+    assert call.session().result == "complete"
+
+
 def test_unknown_language(engine):
     """A language the questionnaire lacks ends the session before anything is played."""
     call = Call(engine, FULL, language="fr")

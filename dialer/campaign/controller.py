@@ -256,6 +256,7 @@ class CampaignController(Service):
         self._hopper: store.HopperInput | None = None
         self._hopper_at = float("-inf")
         self._launched: dict[int, int] = {}  # unit -> dials since the batch was loaded
+        self._completed: dict[int, int] = {}  # unit -> completes since the batch was loaded
         self._last_status_poll = float("-inf")
         self.dial_requests = 0  # preview mode: agents who asked for their next number
         self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
@@ -476,7 +477,10 @@ class CampaignController(Service):
         # dials made since the batch was loaded
         units = {
             uid: dataclasses.replace(
-                u, live=0, dialed=u.dialed + self._launched.get(uid, 0) - u.live
+                u,
+                live=0,
+                dialed=u.dialed + self._launched.get(uid, 0) - u.live,
+                completes=u.completes + self._completed.get(uid, 0),
             )
             for uid, u in hopper.units.items()
         }
@@ -531,6 +535,7 @@ class CampaignController(Service):
             )
             self._hopper, self._hopper_at = cached, now
             self._launched = {}
+            self._completed = {}
             return cached, True
         return cached, False
 
@@ -1165,6 +1170,9 @@ class CampaignController(Service):
                 now=now,
                 callback_at=track.callback_at,
             )
+            if outcome.name == "complete" and decision is not None:
+                # a filled quota stops the unit now, not at the next batch
+                self._completed[call.unit_id] = self._completed.get(call.unit_id, 0) + 1
             self.calls.pop(aid, None)
             self._track.pop(aid, None)
             self._by_uid.pop(call.uniqueid, None)

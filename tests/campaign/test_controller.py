@@ -514,3 +514,24 @@ def test_line_allowance():
     assert (line.allowance(2), line.allowance(1)) == (6, 4)
     line.demand = {1: (0, 2), 2: (5, 3)}
     assert (line.allowance(2), line.allowance(1)) == (8, 2)
+
+
+def test_quota_filled_stops_unit_at_once(tmp_path):
+    """A complete that fills a unit's quota stops dialing that unit before the next batch load."""
+    rig = Rig(tmp_path, agents=1, units=2, per_unit=10, campaign_kw={"default_quota": 1}).start()
+    d = rig.ami.dials[0]
+    first_unit = next(a["unit_id"] for a in rig.attempts() if a["action_id"] == d.action_id)
+    rig.ami.answer(d)
+    rig.ami.bridge(d)
+    rig.ami.callee_hangs_up(d)
+    rig.ctl.agent_result("agent1", SurveyResult.COMPLETE)
+    rig.ctl.agent_ready("agent1")
+    rig.step(0)
+    for _ in range(3):
+        nxt = [x for x in rig.ami.dials if not x.result.called]
+        for x in nxt:
+            rig.ami.busy(x)
+        rig.step(0.5)
+    later = [a["unit_id"] for a in rig.attempts()][1:]
+    assert later and first_unit not in later
+    rig.ctl.stopService()

@@ -52,7 +52,7 @@ from dialer.ami.message import Message
 from dialer.campaign import calls as c
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.calls import Call, CallState
-from dialer.campaign.dispositions import SurveyResult
+from dialer.campaign.dispositions import OUTCOMES, SurveyResult
 from dialer.campaign.hopper import select
 from dialer.campaign.retries import RetryRules, parse_rules
 from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
@@ -1170,7 +1170,10 @@ class CampaignController(Service):
                 now=now,
                 callback_at=track.callback_at,
             )
-            if outcome.name == "complete" and decision is not None:
+            final_outcome = outcome
+            if decision is not None and decision.outcome is not None:
+                final_outcome = OUTCOMES[decision.outcome]  # e.g. the IVR's result, if we missed it
+            if final_outcome.name == "complete" and decision is not None:
                 # a filled quota stops the unit now, not at the next batch
                 self._completed[call.unit_id] = self._completed.get(call.unit_id, 0) + 1
             self.calls.pop(aid, None)
@@ -1182,8 +1185,8 @@ class CampaignController(Service):
                     self.campaign.id,
                     aid,
                     call.unit_id,
-                    outcome.name,
-                    outcome.aapor,
+                    final_outcome.name,
+                    final_outcome.aapor,
                     call.facts.abandoned,
                     bool(decision.final) if decision is not None else True,
                     now,

@@ -60,6 +60,7 @@ class RetryDecision:
     next_at: float | None
     attempts: int  # attempts used after this one
     reason: str  # short machine-readable why: final-outcome, max-attempts, retry, callback ...
+    outcome: str | None = None  # the disposition it was decided for (set by the store)
 
 
 def decide(

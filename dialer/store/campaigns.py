@@ -663,7 +663,7 @@ def thd_finish_attempt(
                 status="pending",
             )
         )
-    return decision
+    return dataclasses.replace(decision, outcome=outcome.name)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ application, and so the channel's C{Hangup} event, waits until the server closes
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 
 from dialer.sim.dialplan import expand
+from dialer.sim.profile import Reaction
 from dialer.sim.wav import RATE
 
 if TYPE_CHECKING:
@@ -254,7 +256,7 @@ class AGISession:
     # -- helpers for commands ----------------------------------------------------------
 
     async def play(
-        self, seconds: float, escape: str, *, max_digits: int = 1
+        self, seconds: float, escape: str, *, sound: str = ""
     ) -> tuple[str | None, float, bool]:
         """Play audio of C{seconds}; return (digit or None, elapsed, hung up)."""
         from dialer.sim.pbx import Hungup
@@ -264,10 +266,9 @@ class AGISession:
         if chan.peer is not None:
             chan.peer.media_started()
         allowed = "".join(d for d in escape if d in "0123456789*#")
-        if allowed:
-            self.pbx.respondent_reaction(
-                chan, allowed.replace("#", "").replace("*", ""), 1, seconds
-            )
+        person = self.pbx.respondent(chan) if allowed else None
+        if person is not None:
+            self.pbx.respond(chan, person.playback(start, sound, allowed, seconds))
         try:
             digit = await chan.wait(seconds, digits=allowed if allowed else None)
         except Hungup:
@@ -367,7 +368,7 @@ async def c_stream_file(s: AGISession, args: list[str]) -> str:
     if seconds is None:
         return "200 result=-1 endpos=0"
     escape = args[1] if len(args) > 1 else ""
-    digit, elapsed, hung = await s.play(seconds, escape)
+    digit, elapsed, hung = await s.play(seconds, escape, sound=args[0])
     # Asterisk reports an interrupted playback as FAILED (b2, b3).
     s.pbx.set_var(s.chan, "PLAYBACKSTATUS", "FAILED" if hung or digit else "SUCCESS")
     if hung:
@@ -383,7 +384,7 @@ async def c_control_stream_file(s: AGISession, args: list[str]) -> str:
     seconds = sound_seconds(args[0])
     if seconds is None:
         return "200 result=-1 endpos=0"
-    digit, _, hung = await s.play(seconds, args[1] if len(args) > 1 else "")
+    digit, _, hung = await s.play(seconds, args[1] if len(args) > 1 else "", sound=args[0])
     s.pbx.set_var(s.chan, "CPLAYBACKSTATUS", "FAILED" if hung else "SUCCESS")
     s.pbx.set_var(s.chan, "CPLAYBACKOFFSET", "-1")
     if hung:
@@ -400,7 +401,10 @@ async def c_get_data(s: AGISession, args: list[str]) -> str:
     prompt = sound_seconds(args[0]) or 0.0
     if chan.peer is not None:
         chan.peer.media_started()
-    s.pbx.respondent_reaction(chan, "", min(max_digits, 2), prompt)
+    person = s.pbx.respondent(chan)
+    if person is not None:
+        now = s.pbx.clock.seconds()
+        s.pbx.respond(chan, person.get_data(now, args[0], prompt, max_digits))
     got = ""
     try:
         first = await chan.wait(prompt, digits="") if prompt else None
@@ -424,7 +428,9 @@ async def c_wait_for_digit(s: AGISession, args: list[str]) -> str:
     from dialer.sim.pbx import Hungup
 
     ms = int(args[0])
-    s.pbx.respondent_reaction(s.chan, "", 1, 0.0)
+    person = s.pbx.respondent(s.chan)
+    if person is not None:
+        s.pbx.respond(s.chan, person.wait_for_digit(s.pbx.clock.seconds()))
     try:
         digit = await s.chan.wait(None if ms < 0 else ms / 1000.0, digits="")
     except Hungup:
@@ -453,16 +459,33 @@ async def c_record_file(s: AGISession, args: list[str]) -> str:
             await chan.wait(0.42)
         except Hungup:
             return "200 result=-1 (hangup) endpos=0"
-    talking = chan.peer is not None and chan.peer.respondent
-    talking = talking or (chan.peer is not None and chan.peer.app == "Playback")
     start = s.pbx.clock.seconds()
     limit = timeout_ms / 1000.0 if timeout_ms > 0 else None
     allowed = "".join(d for d in escape if d in "0123456789*#")
+    silence = None
+    for a in args[4:]:
+        if a.lower().startswith("s="):
+            with contextlib.suppress(ValueError):
+                silence = float(a[2:]) or None
+    wait_for = limit
+    person = s.pbx.respondent(chan)
+    if person is not None:
+        plan = person.record(start, limit)
+        talking = plan.speech > 0
+        if plan.end == "hangup":
+            s.pbx.respond(chan, Reaction(hangup_after=plan.speech))
+        elif plan.end == "key" and "#" in allowed:
+            s.pbx.respond(chan, Reaction(digits=((plan.speech, "#"),)))
+        elif silence is not None:  # the caller stops talking: silence ends the recording
+            ends = plan.speech + silence
+            wait_for = ends if limit is None else min(limit, ends)
+    else:
+        talking = chan.peer is not None and chan.peer.app == "Playback"
     rec = None
     if s.pbx.recordings is not None and fmt.lower() == "wav":
         rec = Recording(Path(f"{path}.{fmt}"), start, s.pbx.audio, s.pbx.rng)
     try:
-        digit = await chan.wait(limit, digits=allowed or None)
+        digit = await chan.wait(wait_for, digits=allowed or None)
     except Hungup:
         digit = None
         hung = True
@@ -472,6 +495,9 @@ async def c_record_file(s: AGISession, args: list[str]) -> str:
     if rec is not None:
         rec.finish(elapsed, speech=talking)
     endpos = _samples(elapsed) if talking else 0
+    if talking and silence is not None and not hung and digit is None and wait_for != limit:
+        # Asterisk trims the trailing silence but one second (res_agi handle_recordfile)
+        endpos = _samples(max(elapsed - silence + 1.0, 0.0))
     if hung:
         return f"200 result=-1 (hangup) endpos={endpos}"
     if digit:

@@ -14,7 +14,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -25,7 +25,8 @@ from twisted.logger import Logger
 
 from dialer.ami.message import Message
 from dialer.sim.dialplan import Dialplan, Step, expand, split_args
-from dialer.sim.profile import Profile, agent_steps, callee_steps, react
+from dialer.sim.profile import Profile, Reaction, agent_steps, callee_steps
+from dialer.sim.respondent import Respondent
 from dialer.sim.wav import Recording
 
 __all__ = [
@@ -137,7 +138,7 @@ class Plan:
     """
     What a called party (C{callee}) or an interviewer (C{agents}) does: the dialplan its
     answering leg runs, the outcome name counted in L{PBX.outcomes}, and whether it is a
-    person who presses keys in the IVR (a "respondent"; see L{dialer.sim.profile.react}).
+    person who takes the IVR survey (a "respondent"; see L{dialer.sim.respondent}).
     """
 
     steps: list[Step]
@@ -229,6 +230,7 @@ class Channel:
         self.steps: list[Step] | None = None  # inline dialplan (callee / agent)
         self.steps_context = ""
         self.respondent = False
+        self.person: Respondent | None = None  # the respondent's state (lazily made)
         self.recordings: list[Recording] = []
         self.agi: Any = None
         self.redirect_to: tuple[str, str, int] | None = None
@@ -396,6 +398,7 @@ class PBX:
         agi_connect: Callable[[str, int], defer.Deferred[Any]] | None = None,
         audio: list[Path] | None = None,
         planner: Planner | None = None,
+        prompt_keys: Mapping[str, str] | None = None,
     ) -> None:
         # zope interfaces are not understood by mypy here; keep the injected clock as Any.
         self.clock: Any = clock
@@ -406,6 +409,8 @@ class PBX:
         self.agi_connect = agi_connect
         self.audio = audio or []
         self.planner = planner
+        #: What simulated respondents understand the prompts to ask for (L{Respondent}).
+        self.prompt_keys = prompt_keys or {}
         self.globals: dict[str, str] = dict(dialplan.globals)
         if recordings is not None:
             self.globals["MONITOR_DIR"] = str(recordings)
@@ -1031,23 +1036,22 @@ class PBX:
         self.clock.callLater(0.45, d.callback, None)
         return d
 
-    def respondent_reaction(
-        self, chan: Channel, allowed: str, max_digits: int, prompt: float
-    ) -> None:
-        """The IVR on C{chan} waits for keys: let the simulated respondent (if any) react."""
+    def respondent(self, chan: Channel) -> Respondent | None:
+        """The simulated person the IVR on C{chan} talks to, if any (see L{Respondent})."""
         callee = chan.peer
         if callee is None or not callee.respondent or callee.gone:
+            return None
+        if callee.person is None:
+            callee.person = Respondent(self.profile.respondent, self.rng, self.prompt_keys)
+        return callee.person
+
+    def respond(self, chan: Channel, reaction: Reaction) -> None:
+        """Carry out what the respondent on C{chan}'s peer decided: keys, or a hang-up."""
+        callee = chan.peer
+        if callee is None:
             return
-        reaction = react(self.profile.respondent, allowed, max_digits, prompt, self.rng)
         if reaction.hangup_after is not None:
-
-            def hang() -> None:
-                if not callee.gone:
-                    callee.cause = 16
-                    self.chan_event("SoftHangupRequest", callee, [("Cause", "16")])
-                    callee.request_hangup(16)
-
-            self.clock.callLater(reaction.hangup_after, hang)
+            self.clock.callLater(reaction.hangup_after, self.respondent_hangs_up, callee)
             return
         for delay, digit in reaction.digits:
 
@@ -1055,7 +1059,15 @@ class PBX:
                 if not callee.gone:
                     self.send_dtmf(callee, digit)
 
+            # send_dtmf delivers the digit 0.2 s after it starts
             self.clock.callLater(max(delay - 0.2, 0.0), press)
+
+    def respondent_hangs_up(self, callee: Channel) -> None:
+        """The respondent puts the phone down (normal clearing)."""
+        if not callee.gone:
+            callee.cause = 16
+            self.chan_event("SoftHangupRequest", callee, [("Cause", "16")])
+            callee.request_hangup(16)
 
 
 def _peer_respondent(chan: Channel) -> bool:

@@ -138,14 +138,25 @@ class CalleeBehaviour:
 
 @dataclass(frozen=True)
 class RespondentBehaviour:
-    """How an answering person presses keys in the IVR (C{[respondent]})."""
+    """
+    How an answering person takes the IVR survey (C{[respondent]}); shares are per
+    question (see L{dialer.sim.respondent}), not per sound file.
+    """
 
+    #: Seconds after a prompt ends before the person presses a key.
     hesitation: Dist = Dist("uniform", 0.5, 3.0, 0.5, 3.0)
     no_input: float = 0.05
     invalid: float = 0.03
     star: float = 0.01
+    #: Hang up instead of answering; drawn once per question.
     hangup: float = 0.02
     keys: tuple[tuple[str, float], ...] = (("1", 0.4), ("2", 0.3), ("3", 0.2), ("4", 0.1))
+    #: Of the valid answers, the share pressed during the prompt (barge-in).
+    barge_in: float = 0.1
+    #: Length of a spoken comment (RECORD FILE), in seconds.
+    comment: Dist = Dist("uniform", 3.0, 20.0, 3.0, 20.0)
+    #: Of the comments, the share ended with '#' (the rest end by falling silent).
+    comment_key: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -233,11 +244,21 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         star=float(respondent.pop("star", dr.star)),
         hangup=float(respondent.pop("hangup", dr.hangup)),
         keys=key_weights,
+        barge_in=float(respondent.pop("barge_in", dr.barge_in)),
+        comment=_dist(respondent.pop("comment"), "respondent.comment")
+        if "comment" in respondent
+        else dr.comment,
+        comment_key=float(respondent.pop("comment_key", dr.comment_key)),
     )
     if respondent:
         raise ProfileError(f"unknown [respondent] keys {sorted(respondent)}")
     if rb.no_input + rb.invalid + rb.star + rb.hangup > 1:
         raise ProfileError("respondent no_input + invalid + star + hangup > 1")
+    rshares = {"hangup": rb.hangup, "no_input": rb.no_input, "invalid": rb.invalid}
+    rshares |= {"star": rb.star, "barge_in": rb.barge_in, "comment_key": rb.comment_key}
+    for name, share in rshares.items():
+        if not 0.0 <= share <= 1.0:
+            raise ProfileError(f"respondent.{name} must be between 0 and 1")
 
     da = AgentBehaviour()
     ab = AgentBehaviour(

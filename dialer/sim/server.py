@@ -8,7 +8,7 @@ traces g1-g3. It runs on any C{IReactorTime}: the real reactor or a C{task.Clock
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -60,6 +60,7 @@ class SimulatedPBX:
         users: dict[str, str] | None = None,
         audio: list[Path] | None = None,
         planner: Planner | None = None,
+        prompt_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.clock: Any = clock  # IReactorTime (Any: mypy lacks the zope plugin)
         self.rng = rng
@@ -70,6 +71,7 @@ class SimulatedPBX:
         self.users = users if users is not None else {"dialer": "dialer"}
         self.audio = audio or []
         self.planner = planner
+        self.prompt_keys = prompt_keys
         self.sessions: list[AMISession] = []
         self.factory = AMIServerFactory(self)
         self.pbx: PBX | None = None
@@ -92,6 +94,7 @@ class SimulatedPBX:
             agi_connect=self._agi_connect if self.agi_endpoint is not None else None,
             audio=self.audio,
             planner=self.planner,
+            prompt_keys=self.prompt_keys,
         )
         for s in self.sessions:
             self.pbx.subscribe(s)

@@ -306,6 +306,8 @@ class CampaignController(Service):
     async def _drain(self) -> None:
         deadline = self.clock.seconds() + self.settings.drain_timeout
         while self.live_count() and self.clock.seconds() < deadline:
+            if not any(line.ami.ready for line in self.lines):
+                break  # no PBX to hear from: waiting would not end any call
             await task.deferLater(self.clock, 0.25, lambda: None)
         if self.live_count():
             self.log.info(

@@ -535,3 +535,13 @@ def test_quota_filled_stops_unit_at_once(tmp_path):
     later = [a["unit_id"] for a in rig.attempts()][1:]
     assert later and first_unit not in later
     rig.ctl.stopService()
+
+
+def test_stop_does_not_wait_for_a_dead_pbx(rig):
+    """With every AMI connection down, stopping does not wait out the drain timeout."""
+    rig.start()
+    rig.ami.answer(rig.ami.dials[0])
+    rig.ami.drop()
+    stopped = rig.ctl.stopService()
+    rig.step(0)
+    assert stopped.called

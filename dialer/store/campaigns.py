@@ -596,16 +596,18 @@ def thd_finish_attempt(
         )
     ).first()
     attempts_before = state.attempts if state else 0
-    refusals = conn.execute(
-        sa.select(sa.func.count()).where(
-            attempts.c.campaign_id == call.campaign_id,
-            attempts.c.contact_id == call.contact_id,
-            attempts.c.id != call.attempt_id,
-            attempts.c.outcome.in_(
-                [o.name for o in OUTCOMES.values() if o.retry_class == "refusal"]
-            ),
-        )
-    ).scalar_one()
+    refusals = 0
+    if outcome.retry_class == "refusal":  # earlier refusals matter only for another one
+        refusals = conn.execute(
+            sa.select(sa.func.count()).where(
+                attempts.c.campaign_id == call.campaign_id,
+                attempts.c.contact_id == call.contact_id,
+                attempts.c.id != call.attempt_id,
+                attempts.c.outcome.in_(
+                    [o.name for o in OUTCOMES.values() if o.retry_class == "refusal"]
+                ),
+            )
+        ).scalar_one()
     decision = decide(
         outcome,
         attempts_before=attempts_before,

@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -87,10 +88,20 @@ class Respondent:
         behaviour: RespondentBehaviour,
         rng: random.Random,
         prompt_keys: Mapping[str, str] | None = None,
+        *,
+        script: Sequence[str] = (),
     ) -> None:
         self.b = behaviour
         self.rng = rng
         self.prompt_keys = prompt_keys or {}
+        #: Scripted turns, used before any draw (tests): valid, invalid, none, star,
+        #: hangup; at a RECORD FILE: comment# (ended with #), comment (ends on silence),
+        #: none, hangup. Keys are still drawn (use C{keys} to fix them).
+        self.script = deque(script)
+        #: What the person did, turn by turn: (kind, key or None).
+        self.actions: list[tuple[str, str | None]] = []
+        #: Decided to hang up: hears nothing more.
+        self.leaving = False
         self.plan: _Plan | None = None
         self.sounds: list[str] = []  # heard in this turn
         self.escapes: list[str] = []  # escape digits of this turn's playbacks
@@ -105,16 +116,22 @@ class Respondent:
 
     def playback(self, now: float, sound: str, escape: str, seconds: float) -> Reaction:
         """A sound plays with C{escape} digits: the person may press a key into it."""
-        if now < self.busy_until:
+        if now < self.busy_until or self.leaving:
             return Reaction()
         self.sounds.append(sound)
         self.escapes.append(escape)
+        if self.last == "start":
+            # The first thing heard (the intro): a person who will not take part hangs up now.
+            plan = self._plan()
+            if plan.kind == "hangup":
+                return self._hang_up(uniform_part(self.rng, seconds) + plan.hesitation)
         if not any(d in DIGITS for d in escape):
             return Reaction()  # nothing to answer yet (an intro, a read-back's first part)
         plan = self._plan()
         if plan.kind == "hangup":
             return self._hang_up(uniform_part(self.rng, seconds) + plan.hesitation)
         if plan.kind == "valid" and plan.barge_in:
+            plan.accepted = self._accepted()
             key = self._valid_key(plan.accepted)
             if key in escape:
                 return self._press(now, uniform_part(self.rng, seconds), key, plan)
@@ -122,6 +139,8 @@ class Respondent:
 
     def get_data(self, now: float, sound: str, prompt_seconds: float, max_digits: int) -> Reaction:
         """C{GET DATA}: the last prompt of a question, then the IVR waits for keys."""
+        if self.leaving:
+            return Reaction()
         self.sounds.append(sound)
         plan = self._plan()
         if plan.kind == "valid" and plan.barge_in:
@@ -130,26 +149,38 @@ class Respondent:
 
     def wait_for_digit(self, now: float) -> Reaction:
         """C{WAIT FOR DIGIT}: the IVR waits (the rest of an entry, or a question's answer)."""
-        if now < self.busy_until:
+        if now < self.busy_until or self.leaving:
             return Reaction()  # the rest of an entry already on its way
         plan = self._plan()
         return self._act(now, plan, plan.hesitation, 1)
 
     def record(self, now: float, max_seconds: float | None) -> RecordPlan:
         """C{RECORD FILE}: speak a comment, end it with C{#}, silence, or a hang-up."""
+        if self.leaving:
+            return RecordPlan(0.0, "silence")
         again = self.last in ("invalid", "none", "star")
         self._end_turn("record")
+        kind = self.script.popleft() if self.script else self._draw_comment(again)
+        self.actions.append((kind, None))
+        if kind == "none":
+            return RecordPlan(0.0, "silence")
+        speech = self._speech(max_seconds)
+        if kind == "hangup":
+            self.leaving = True
+            return RecordPlan(speech, "hangup")
+        return RecordPlan(speech, "key" if kind == "comment#" else "silence")
+
+    def _draw_comment(self, again: bool) -> str:
         b, rng = self.b, self.rng
         x = rng.random()
         if not again:
             self.questions += 1
             if x < b.hangup:
-                return RecordPlan(self._speech(max_seconds), "hangup")
+                return "hangup"
             x -= b.hangup
         if x < b.no_input:
-            return RecordPlan(0.0, "silence")
-        speech = self._speech(max_seconds)
-        return RecordPlan(speech, "key" if rng.random() < b.comment_key else "silence")
+            return "none"
+        return "comment#" if rng.random() < b.comment_key else "comment"
 
     # -- internals ----------------------------------------------------------------------
 
@@ -181,8 +212,12 @@ class Respondent:
         confirm = "#" in accepted and not any(d in DIGITS for d in accepted)
         again = self.last in ("invalid", "none", "star")
         hesitation = b.hesitation.sample(rng)
-        x = rng.random()
         kind: Kind
+        if self.script:
+            kind = self.script.popleft()  # type: ignore[assignment]
+            self.plan = _Plan(kind, hesitation, False, accepted)
+            return self.plan
+        x = rng.random()
         if not again and not confirm:
             self.questions += 1
             if x < b.hangup:
@@ -221,6 +256,7 @@ class Respondent:
         return self.rng.choice([d for d in DIGITS if d not in allowed] or ["*"])
 
     def _act(self, now: float, plan: _Plan, delay: float, max_digits: int) -> Reaction:
+        plan.accepted = self._accepted()  # what this prompt asks for (the plan may be older)
         if plan.kind == "hangup":
             return self._hang_up(delay)
         if plan.kind == "none":
@@ -233,7 +269,7 @@ class Respondent:
         key = self._valid_key(plan.accepted)
         if max_digits > 1 and key != "#":
             self.busy_until = now + delay + INTER_KEY
-            self._end_turn("valid")
+            self._end_turn("valid", key + "#")
             return Reaction(digits=((delay, key), (delay + INTER_KEY, "#")))
         return self._press(now, delay, key, plan)
 
@@ -242,17 +278,21 @@ class Respondent:
         digits = [d for d in plan.accepted if d in DIGITS]
         number = ("#" in plan.accepted and bool(digits)) or len(digits) == len(DIGITS)
         entry = plan.kind == "valid" and key != "#" and number
-        self._end_turn(plan.kind)
+        self._end_turn(plan.kind, key)
         if entry:
             self.busy_until = now + delay + INTER_KEY
+            self.actions[-1] = (plan.kind, key + "#")
             return Reaction(digits=((delay, key), (delay + INTER_KEY, "#")))
         return Reaction(digits=((delay, key),))
 
     def _hang_up(self, delay: float) -> Reaction:
         self._end_turn("hangup")
+        self.leaving = True
         return Reaction(hangup_after=delay)
 
-    def _end_turn(self, kind: str) -> None:
+    def _end_turn(self, kind: str, key: str | None = None) -> None:
+        if kind != "record":
+            self.actions.append((kind, key))
         self.last = kind
         self.plan = None
         self.sounds = []

@@ -482,3 +482,33 @@ def test_parse_args():
 def test_unit_code_matches_seed():
     """The test survey asks about the seeded unit."""
     assert UNIT_CODE in T5.units
+
+
+def test_bad_peers_end_only_their_own_sessions(engine):
+    """On one FastAGI factory, a garbage peer and a wedged peer end their sessions; a third survey completes."""
+    from dialer.agi.server import FastAGIFactory
+
+    with engine.begin() as conn:
+        ids = seed(conn, attempts=3, questionnaire="t5")
+    clock = Clock()
+    runner = SurveyRunner(SyncStore(engine), lambda name: T5, clock, RunnerConfig())
+    factory = FastAGIFactory(clock, {"survey": runner})
+    peers = []
+    for attempt_id, actions in zip(ids, (["1", GARBAGE], ["1", WEDGE], FULL), strict=True):
+        protocol = factory.buildProtocol(None)
+        peer = FakeAsterisk(protocol, clock, actions, variables={"MINYI_ATTEMPT": str(attempt_id)})
+        peers.append(peer)
+    for peer in peers:
+        peer.start()
+    for _ in range(100_000):
+        if all(p.closed_by_server for p in peers):
+            break
+        clock.advance(0.01)
+    with engine.connect() as conn:
+        sessions = [store.thd_ivr_session(conn, a) for a in ids]
+        answers = [[a.question for a in store.thd_answers(conn, i)] for i in ids]
+    assert [s.end_reason for s in sessions] == ["malformed", "timeout", "completed"]
+    assert answers[:2] == [["q1"], ["q1"]]
+    assert answers[2] == ["q1", "q2", "q3", "q4", "q5", "q_comment"]
+    assert sessions[2].result == "complete"
+    assert all(p.closed_by_server for p in peers)

@@ -15,6 +15,7 @@ Public API (small on purpose)::
         recordings=Path("recordings"),        # MixMonitor WAVs (None: no files)
         agi_endpoint=lambda host, port: endpoint,  # where AGI() connects (None: nothing listens)
         planner=None,    # optional: channel -> Plan(steps, outcome, respondent) per callee/agent
+        prompt_keys=None,  # optional: dialer.sim.respondent.prompt_keys_of(script)
     )
     sim.ami_endpoint()       # in-memory IStreamClientEndpoint to the AMI (no socket)
     sim.factory              # the AMI server factory, for reactor.listenTCP / listen_tcp()

@@ -41,7 +41,6 @@ __all__ = [
     "callee_steps",
     "load_profile",
     "parse_profile",
-    "react",
 ]
 
 #: Callee outcomes, in the order shares are drawn.
@@ -349,53 +348,7 @@ def agent_steps(profile: Profile, exten: str, rng: random.Random) -> list[Step]:
 
 @dataclass(frozen=True)
 class Reaction:
-    """What a respondent does when the IVR waits for keys: digits at delays, or a hang-up."""
+    """What a respondent does (L{dialer.sim.respondent}): keys at delays, or a hang-up."""
 
     digits: tuple[tuple[float, str], ...] = ()
     hangup_after: float | None = None
-
-
-def react(
-    behaviour: RespondentBehaviour,
-    allowed: str,
-    max_digits: int,
-    prompt_seconds: float,
-    rng: random.Random,
-) -> Reaction:
-    """
-    Decide how a respondent answers one prompt.
-
-    C{allowed} are the keys the IVR accepts (escape digits; empty means any digit). The
-    respondent presses one valid key after a hesitation (counted from the prompt's start,
-    barge-in allowed), or nothing, or an invalid key, or C{*}, or hangs up.
-    """
-    x = rng.random()
-    delay = behaviour.hesitation.sample(rng) + rng.uniform(0.0, max(prompt_seconds, 0.0)) * 0.5
-    b = behaviour
-    if x < b.hangup:
-        return Reaction(hangup_after=delay)
-    x -= b.hangup
-    if x < b.no_input:
-        return Reaction()
-    x -= b.no_input
-    if x < b.star:
-        return Reaction(digits=((delay, "*"),))
-    x -= b.star
-    valid = [(k, w) for k, w in b.keys if not allowed or k in allowed]
-    if x < b.invalid or not valid:
-        invalid = [k for k in "0123456789" if k not in (allowed or "1234")] or ["9"]
-        return Reaction(digits=((delay, rng.choice(invalid)),))
-    total = sum(w for _, w in valid)
-    pick = rng.uniform(0, total)
-    acc = 0.0
-    key = valid[-1][0]
-    for k, w in valid:
-        acc += w
-        if pick <= acc:
-            key = k
-            break
-    digits = [(delay, key)]
-    # Multi-digit prompts (GET DATA n>1) end with '#'.
-    if max_digits > 1:
-        digits.append((delay + 0.6, "#"))
-    return Reaction(digits=tuple(digits))

@@ -1,4 +1,4 @@
-"""Profiles: loading, validation, deterministic draws and respondent reactions."""
+"""Profiles: loading, validation and deterministic draws (respondents: test_respondent.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import pytest
 
 from dialer.sim.profile import (
     ProfileError,
-    RespondentBehaviour,
     callee_steps,
     load_profile,
     parse_profile,
-    react,
 )
 
 PROFILES = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles"
@@ -86,27 +84,6 @@ def test_callee_steps_use_real_applications():
     assert seen["no_answer"][-2].data == "30" and seen["no_answer"][-1].data == "19"
     assert [s.app for s in seen["answer"]][:4] == ["NoOp", "Ringing", "Wait", "Answer"]
     assert any(s.app == "Playback" for s in seen["machine"])
-
-
-def test_respondent_reactions_cover_every_behaviour():
-    """Valid keys within the allowed set, invalid keys, '*', no input and hang-ups all occur."""
-    b = RespondentBehaviour(
-        no_input=0.1, invalid=0.1, star=0.1, hangup=0.1, keys=(("1", 1.0), ("2", 1.0), ("9", 1.0))
-    )
-    rng = random.Random(3)
-    kinds = Counter()
-    for _ in range(2000):
-        r = react(b, "12", 1, 3.0, rng)
-        if r.hangup_after is not None:
-            kinds["hangup"] += 1
-        elif not r.digits:
-            kinds["none"] += 1
-        else:
-            key = r.digits[0][1]
-            kinds["star" if key == "*" else ("valid" if key in "12" else "invalid")] += 1
-            assert r.digits[0][0] >= b.hesitation.lo
-    assert all(kinds[k] > 100 for k in ("hangup", "none", "star", "invalid", "valid"))
-    assert kinds["valid"] > kinds["invalid"]
 
 
 def test_empty_profile_uses_the_defaults():

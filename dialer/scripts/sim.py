@@ -69,6 +69,15 @@ def register(subparsers: Any) -> None:
         metavar="NAME:SECRET",
         help="AMI user (default dialer:dialer) / AMI 用户",
     )
+    parser.add_argument(
+        "--survey",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SCRIPT",
+        help="questionnaire whose prompts the simulated respondents understand (keys each "
+        "question accepts; repeatable) / 模拟受访者能听懂的问卷（每题可按的键）",
+    )
     parser.set_defaults(func=run)
 
 
@@ -98,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
         dialplan = Dialplan.from_file(args.dialplan or DEFAULT_DIALPLAN)
     except DialplanError as e:
         raise ConfigError(f"dialplan / 拨号计划: {e}") from e
+    prompt_keys: dict[str, str] = {}
+    if args.survey:
+        from dialer.sim.respondent import prompt_keys_of
+        from dialer.surveys import loader
+
+        for path in args.survey:  # a bad file is a ScriptError: one line, exit 1
+            prompt_keys |= prompt_keys_of(loader.load(path))
     name, _, secret = args.user.partition(":")
     seed = args.seed if args.seed is not None else (profile.seed or 0)
     recordings = args.recordings.resolve()
@@ -123,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             agi_endpoint=agi_endpoint,
             users={name: secret},
             audio=list(args.audio),
+            prompt_keys=prompt_keys,
         )
         listen_tcp(sim, reactor, ami_port, ami_host)
         import gc

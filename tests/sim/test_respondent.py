@@ -160,3 +160,14 @@ def test_profile_reads_the_new_respondent_keys():
         assert "barge_in" in str(e)
     else:
         raise AssertionError("barge_in 1.5 accepted")
+
+
+def test_sim_cli_refuses_a_bad_survey_file(tmp_path, capsys):
+    """dialer sim --survey with a broken questionnaire is a one-line error before anything starts."""
+    from dialer import cli
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nid: x\n", encoding="utf-8")
+    profile = ROOT / "dialer" / "sim" / "profiles" / "ivr.yaml"
+    assert cli.main(["sim", "--profile", str(profile), "--survey", str(bad)]) == 1
+    assert "bad.yaml" in capsys.readouterr().err

@@ -6,6 +6,9 @@ import random
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from dialer.sim.loopback import LoopbackEndpoint
 from dialer.sim.profile import Dist, RespondentBehaviour, parse_profile
 from dialer.sim.respondent import Respondent, prompt_keys_of
 from dialer.surveys import loader
@@ -171,3 +174,52 @@ def test_sim_cli_refuses_a_bad_survey_file(tmp_path, capsys):
     profile = ROOT / "dialer" / "sim" / "profiles" / "ivr.yaml"
     assert cli.main(["sim", "--profile", str(profile), "--survey", str(bad)]) == 1
     assert "bad.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("turn", "reply"),
+    [
+        ("comment#", "200 result=35 (dtmf) endpos=40000"),  # 5 s, then '#'
+        ("comment", "200 result=1 (timeout) endpos=48000"),  # 5 s + 1 s of the 3 s silence kept
+        ("hangup", "200 result=-1 (hangup) endpos=40000"),  # 5 s, then the phone goes down
+        ("none", "200 result=1 (timeout) endpos=0"),  # says nothing: silence ends it
+    ],
+)
+def test_record_file_in_the_simulator(turn, reply):
+    """RECORD FILE with s=3: the respondent speaks 5 s and ends with #, silence or a hang-up."""
+    from dialer.sim.profile import CalleeBehaviour, Profile
+    from dialer.sim.server import SimulatedPBX
+    from tests.sim.harness import AGIFactory, connect_client, login, new_clock, run_for
+
+    clock = new_clock()
+    agi = AGIFactory(["ANSWER", 'RECORD FILE /tmp/c wav "#" 30000 BEEP s=3'], clock, linger=1.0)
+    behaviour = _behaviour(comment=Dist("fixed", 5.0, lo=5.0, hi=5.0))
+
+    def planner(callee):
+        callee.person = Respondent(behaviour, random.Random(1), script=[turn])
+
+    sim = SimulatedPBX(
+        clock=clock,
+        rng=random.Random(1),
+        profile=Profile(callee=CalleeBehaviour(shares=(("answer", 1.0),), ring=QUIET)),
+        agi_endpoint=lambda host, port: LoopbackEndpoint(clock, agi, port),
+        planner=planner,
+    )
+    c = connect_client(sim, clock)
+    login(c, clock)
+    c.send(
+        "Originate",
+        [
+            ("Channel", "Local/10001@callee"),
+            ("Context", "survey"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Async", "true"),
+        ],
+        action_id="o",
+    )
+    run_for(clock, 20.0, step=0.05)
+    got, _, endpos = agi.sessions[0].replies[1].rpartition(" endpos=")
+    want, _, want_endpos = reply.rpartition(" endpos=")
+    assert got == want
+    assert abs(int(endpos) - int(want_endpos)) <= 0.12 * 8000  # the clock moves in 50 ms steps

@@ -188,8 +188,17 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
             where, item, {"name", "endpoint", "username", "secret", "lines", "md5", "dial_template"}
         )
         template = item.get("dial_template")
-        if template is not None and "{number}" not in r.string(f"{where}.dial_template", template):
-            raise r.fail(f"{where}.dial_template", "must contain {number} / 须包含 {number}")
+        if template is not None:
+            text = r.string(f"{where}.dial_template", template)
+            try:
+                ok = "{number}" in text and bool(text.format(number="+8613800000000"))
+            except (KeyError, IndexError, ValueError):
+                ok = False
+            if not ok:
+                raise r.fail(
+                    f"{where}.dial_template",
+                    "must contain {number} and no other {field} / 须包含 {number}",
+                )
         name = r.string(f"{where}.name", item.get("name", f"pbx{i + 1}"))
         if name in names:
             raise r.fail(f"{where}.name", f"duplicate server name {name!r} / 服务器名称重复")

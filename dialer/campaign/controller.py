@@ -611,8 +611,22 @@ class CampaignController(Service):
         agentless = self.campaign.mode == "ivr-only"
         context = self.settings.survey_context if agentless else self.settings.hold_context
         exten = self.settings.survey_exten if agentless else self.settings.hold_exten
+        try:
+            dial_string = (line.dial_template or self.campaign.dial_template).format(
+                number=claim.number
+            )
+        except (KeyError, IndexError, ValueError) as e:
+            # a template with other {fields}: the attempt must still end, not stay pending
+            self.log.error(
+                "campaign {campaign}: bad dial template ({error}); attempt {attempt} not dialed",
+                campaign=self.campaign.id,
+                error=repr(e),
+                attempt=aid,
+            )
+            self._advance(aid, c.OriginateRefused(now, "bad dial template"))
+            return
         handle = line.ami.originate(
-            (line.dial_template or self.campaign.dial_template).format(number=claim.number),
+            dial_string,
             context=context,
             exten=exten,
             priority=1,

@@ -132,6 +132,13 @@ def thd_create_campaign(conn: sa.Connection, spec: CampaignSpec, now: float) -> 
         raise InputError(
             f"dial template {spec.dial_template!r} has no {{number}} / 拨号模板缺少 {{number}}"
         )
+    try:
+        spec.dial_template.format(number="+8613800000000")
+    except (KeyError, IndexError, ValueError):
+        raise InputError(
+            f"dial template {spec.dial_template!r}: only {{number}} may be in braces "
+            "/ 拨号模板只能包含 {number}"
+        ) from None
     if conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == spec.name)).first():
         raise InputError(f"campaign {spec.name!r} already exists / 调查项目已存在")
     draw_id = conn.execute(sa.select(draws.c.id).where(draws.c.name == spec.draw)).scalar()

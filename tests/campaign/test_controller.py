@@ -545,3 +545,20 @@ def test_stop_does_not_wait_for_a_dead_pbx(rig):
     stopped = rig.ctl.stopService()
     rig.step(0)
     assert stopped.called
+
+
+def test_bad_dial_template_never_leaves_attempt_pending(tmp_path):
+    """A dial template the controller cannot fill ends the attempt as failed instead of leaving it live."""
+    rig = Rig(tmp_path, agents=1)
+    with rig.engine.begin() as conn:
+        from dialer.store.schema import campaigns
+
+        conn.execute(campaigns.update().values(dial_template="PJSIP/{number}@{trunk}"))
+        camp = store.thd_get_campaign(conn, rig.cid)
+    rig.ctl.campaign = camp
+    rig.start()
+    assert rig.ami.dials == []
+    rows = rig.attempts()
+    assert rows and all(r["status"] == "ended" and r["outcome"] == "failed" for r in rows)
+    assert rig.ctl.live_count() == 0
+    rig.ctl.stopService()

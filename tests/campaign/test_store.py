@@ -70,6 +70,7 @@ def test_create_rejects_bad_input(engine):
         ({"name": "c1"}, "already exists"),
         ({"name": "c2", "mode": "turbo"}, "mode"),
         ({"name": "c3", "dial_template": "PJSIP/x"}, "number"),
+        ({"name": "c5", "dial_template": "PJSIP/{number}@{trunk}"}, "braces"),
         ({"name": "c4", "unit_quotas": {"zz": 1}}, "zz"),
     ]:
         with engine.begin() as conn, pytest.raises(InputError, match=msg):

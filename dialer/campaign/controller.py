@@ -842,6 +842,7 @@ class CampaignController(Service):
                 error=f.getErrorMessage(),
             )
             self.agents.release(name, self.clock.seconds())
+            self._serve_waiting()
             self.wake()
 
         track.line.ami.redirect(call.channel, self.settings.agent_context, exten, 1).addErrback(
@@ -897,7 +898,13 @@ class CampaignController(Service):
             return
         if was_wrapping:
             self.model.observe_wrap(now - since)
-        while self._waiting:
+        self._serve_waiting()
+        self.wake()
+
+    def _serve_waiting(self) -> None:
+        """Give idle agents to answered calls waiting within their grace time, oldest first."""
+        now = self.clock.seconds()
+        while self._waiting and self.agents.idle_count():
             aid, _ = self._waiting.popitem(last=False)
             call = self.calls.get(aid)
             track = self._track.get(aid)
@@ -909,8 +916,6 @@ class CampaignController(Service):
             taken = self.agents.take_idle(now, aid)
             if taken is not None:
                 self._route_to_agent(aid, taken.name, taken.exten)
-            break
-        self.wake()
 
     def request_dial(self) -> None:
         """Preview mode: an agent asked for the next number."""
@@ -1169,6 +1174,7 @@ class CampaignController(Service):
             if agent is not None and agent.attempt_id == aid:
                 if agent.state.value == "reserved":
                     self.agents.release(track.agent, now)
+                    self._serve_waiting()
                 elif agent.state.value == "talking":
                     self._agent_wrapping(track.agent, aid)
         if call.facts.originate_accepted and call.originated_at is not None:

@@ -562,3 +562,25 @@ def test_bad_dial_template_never_leaves_attempt_pending(tmp_path):
     assert rows and all(r["status"] == "ended" and r["outcome"] == "failed" for r in rows)
     assert rig.ctl.live_count() == 0
     rig.ctl.stopService()
+
+
+def test_released_agent_serves_waiting_call(tmp_path):
+    """A call hangs up just after being given to the only agent: the agent takes the next waiting call."""
+    from dialer.pacing.snapshot import Decision
+
+    class Two:
+        mode = "predictive"
+
+        def decide(self, snapshot):
+            return Decision(max(0, 2 - snapshot.lines_in_use))
+
+    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    d1, d2 = rig.ami.dials[:2]
+    rig.ami.answer(d1)  # agent1 reserved for d1
+    rig.ami.answer(d2)  # waits
+    rig.ami.callee_hangs_up(d1)  # before reaching the agent
+    rig.step(0.5)
+    assert rig.ami.redirects[-1] == (d2.name, "toagent", "agent1")
+    rig.step(3)
+    assert not any(e.abandoned for e in rig.of(CallRouted))
+    rig.ctl.stopService()

@@ -1360,13 +1360,10 @@ class _Builder:
                         if not set(cond.codes) & valid:
                             always_skipped.add(q)
                 for key, g_node in d.goto_nodes.items():
-                    target = (
-                        question.goto
-                        if key == ""
-                        else (
-                            question.option_by_key(key).goto  # type: ignore[union-attr]
-                        )
-                    )
+                    option = question.option_by_key(key) if key else None
+                    if key and option is None:
+                        continue  # that option was dropped with an error already reported
+                    target = option.goto if option is not None else question.goto
                     where = f"{d.path}.goto" if key == "" else f"{d.path}.options[key {key}].goto"
                     if target not in ids:
                         other = (

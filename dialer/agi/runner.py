@@ -30,7 +30,8 @@ How steps become commands:
    means C{#} ended the input). A key pressed during an earlier sound is followed by
    C{WAIT FOR DIGIT} for the rest (ASCII codes, C{result=0} on timeout);
  - Record: the prompt, then C{RECORD FILE <path> wav "#" <ms> BEEP s=<silence>}:
-   ends on C{#}, on silence or at the maximum length; its length is C{endpos}/8000 s;
+   ends on C{#}, on silence or at the maximum length; its length is C{endpos}/8000 s
+   (ended by silence at about 1 s, the one second Asterisk keeps: nothing was said);
  - Answer: written to the store at once (its own transaction), then the flow goes on.
 
 A caller hang-up (the C{HANGUP} line, a 511 reply, C{result=-1} from a playback that
@@ -83,6 +84,9 @@ R = TypeVar("R")
 ATTEMPT_VARIABLE = "MINYI_ATTEMPT"
 LANGUAGE_VARIABLE = "MINYI_LANGUAGE"
 SAMPLE_RATE = 8000  # RECORD FILE endpos counts 8 kHz samples
+#: A recording ended by silence keeps one second of it (res_agi rewinds silence - 1000 ms),
+#: so a caller who said nothing leaves a file of about 1 s: not a comment.
+SILENT_RECORDING_SECONDS = 1.1
 
 
 # ---------------------------------------------------------------------------
@@ -573,6 +577,8 @@ class _Session:
             if recorded.failed:
                 raise CallHungUp("RECORD FILE failed")
             return flow.NoInput()
+        if recorded.timed_out and step.silence_seconds and seconds <= SILENT_RECORDING_SECONDS:
+            return flow.NoInput()  # ended on silence at once: nothing was said
         # Kept even if the caller hung up while speaking: the next command will tell.
         return flow.RecordDone(f"{path}.{self.config.record_format}", seconds)
 

@@ -468,6 +468,7 @@ async def c_record_file(s: AGISession, args: list[str]) -> str:
             with contextlib.suppress(ValueError):
                 silence = float(a[2:]) or None
     wait_for = limit
+    by_silence = False  # silence detection will end it (the caller stops talking)
     person = s.pbx.respondent(chan)
     if person is not None:
         plan = person.record(start, limit)
@@ -478,6 +479,7 @@ async def c_record_file(s: AGISession, args: list[str]) -> str:
             s.pbx.respond(chan, Reaction(digits=((plan.speech, "#"),)))
         elif silence is not None:  # the caller stops talking: silence ends the recording
             ends = plan.speech + silence
+            by_silence = limit is None or ends < limit
             wait_for = ends if limit is None else min(limit, ends)
     else:
         talking = chan.peer is not None and chan.peer.app == "Playback"
@@ -495,8 +497,9 @@ async def c_record_file(s: AGISession, args: list[str]) -> str:
     if rec is not None:
         rec.finish(elapsed, speech=talking)
     endpos = _samples(elapsed) if talking else 0
-    if talking and silence is not None and not hung and digit is None and wait_for != limit:
-        # Asterisk trims the trailing silence but one second (res_agi handle_recordfile)
+    if by_silence and silence is not None and not hung and digit is None:
+        # Asterisk cuts the trailing silence but one second (res_agi handle_recordfile:
+        # ast_stream_rewind(fs, silence - 1000)); a caller who said nothing leaves 1 s.
         endpos = _samples(max(elapsed - silence + 1.0, 0.0))
     if hung:
         return f"200 result=-1 (hangup) endpos={endpos}"

@@ -315,6 +315,21 @@ def test_barge_in_and_wait_for_digit(engine):
     assert call.commands("WAIT FOR DIGIT 5000")
 
 
+@pytest.mark.parametrize(
+    ("reply", "stored"),
+    [
+        ("200 result=1 (timeout) endpos=8000", False),  # silence at once: 1 s of it kept
+        ("200 result=1 (timeout) endpos=12000", True),  # half a second said, then silence
+        ("200 result=35 (dtmf) endpos=8000", True),  # a short comment ended with '#'
+    ],
+)
+def test_comment_ended_by_silence_at_once_not_stored(engine, reply, stored):
+    """Asterisk keeps 1 s of the silence that ends a recording: 1 s alone is no comment."""
+    call = Call(engine, [*FULL[:-1], Raw((reply,))])
+    assert ("q_comment" in call.answers()) == stored
+    assert call.session().result == "complete"
+
+
 def test_silent_comment_not_stored(engine):
     """A comment with nothing recorded stores no answer and does not spoil the interview."""
     call = Call(engine, [*FULL[:-1], SILENCE])

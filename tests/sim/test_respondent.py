@@ -182,7 +182,7 @@ def test_sim_cli_refuses_a_bad_survey_file(tmp_path, capsys):
         ("comment#", "200 result=35 (dtmf) endpos=40000"),  # 5 s, then '#'
         ("comment", "200 result=1 (timeout) endpos=48000"),  # 5 s + 1 s of the 3 s silence kept
         ("hangup", "200 result=-1 (hangup) endpos=40000"),  # 5 s, then the phone goes down
-        ("none", "200 result=1 (timeout) endpos=0"),  # says nothing: silence ends it
+        ("none", "200 result=1 (timeout) endpos=8000"),  # says nothing: 1 s of silence kept
     ],
 )
 def test_record_file_in_the_simulator(turn, reply):

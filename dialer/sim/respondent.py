@@ -268,7 +268,7 @@ class Respondent:
             return self._press(now, delay, self._invalid_key(plan.accepted), plan)
         key = self._valid_key(plan.accepted)
         if max_digits > 1 and key != "#":
-            self.busy_until = now + delay + INTER_KEY
+            self.busy_until = now + delay + INTER_KEY - 0.1  # until just before the #
             self._end_turn("valid", key + "#")
             return Reaction(digits=((delay, key), (delay + INTER_KEY, "#")))
         return self._press(now, delay, key, plan)
@@ -280,7 +280,7 @@ class Respondent:
         entry = plan.kind == "valid" and key != "#" and number
         self._end_turn(plan.kind, key)
         if entry:
-            self.busy_until = now + delay + INTER_KEY
+            self.busy_until = now + delay + INTER_KEY - 0.1  # until just before the #
             self.actions[-1] = (plan.kind, key + "#")
             return Reaction(digits=((delay, key), (delay + INTER_KEY, "#")))
         return Reaction(digits=((delay, key),))

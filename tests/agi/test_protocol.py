@@ -226,6 +226,19 @@ class TestTimeouts:
         assert h.transport.disconnecting
         assert isinstance(_outcome(agi.send_command("ANSWER")), SessionClosed)
 
+    def test_trickling_peer_times_out(self):
+        """A slow peer sending a byte a second and never a full reply still times out."""
+        h = Harness(lambda agi: defer.Deferred(), command_timeout=5)
+        h.feed(ENV)
+        d = h.protocol.send_command("ANSWER")
+        for byte in b"200 result=0":
+            h.feed(bytes([byte]))
+            h.clock.advance(1.0)
+            if d.called:
+                break
+        assert isinstance(_outcome(d), CommandTimeout)
+        assert h.transport.disconnecting
+
     def test_per_command_timeout(self):
         """A command's own timeout overrides the default."""
         h = Harness(lambda agi: defer.Deferred(), command_timeout=5)

@@ -282,10 +282,25 @@ class CampaignController(Service):
             store.thd_campaign_figures, self.campaign.id, self.clock.seconds()
         )
         now = self.clock.seconds()
-        for _ in range(figures.live_answered):
-            self.ledger.record_live_answer(now)
-        for _ in range(figures.abandoned):
-            self.ledger.record_abandoned(now)
+        f = figures
+        # the ledger goes on from the store: older answers land outside the rolling windows
+        for at, live, abandoned in (
+            (
+                now - 31 * 86400.0,
+                f.live_answered - f.live_answered_30d,
+                f.abandoned - f.abandoned_30d,
+            ),
+            (
+                now - 2 * 86400.0,
+                f.live_answered_30d - f.live_answered_24h,
+                f.abandoned_30d - f.abandoned_24h,
+            ),
+            (now, f.live_answered_24h, f.abandoned_24h),
+        ):
+            for _ in range(max(0, live)):
+                self.ledger.record_live_answer(at)
+            for _ in range(max(0, abandoned)):
+                self.ledger.record_abandoned(at)
         for line in self.lines:
             if line.ami.ready and line.name not in self._reconciling:
                 await self._reconcile(line)

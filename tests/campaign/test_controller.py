@@ -584,3 +584,27 @@ def test_released_agent_serves_waiting_call(tmp_path):
     rig.step(3)
     assert not any(e.abandoned for e in rig.of(CallRouted))
     rig.ctl.stopService()
+
+
+def test_ledger_resumes_from_store(tmp_path):
+    """After a restart the abandonment ledger continues from the store, old answers outside 24 h."""
+    import dataclasses
+
+    from dialer.store.schema import attempts
+
+    first = Rig(tmp_path, agents=1)
+    first.start()
+    d = first.ami.dials[0]
+    first.ami.answer(d)
+    first.ami.bridge(d)
+    first.ami.callee_hangs_up(d)
+    first.ctl.agent_result("agent1", SurveyResult.REFUSAL)
+    first.step(0)
+    with first.engine.begin() as conn:  # make that answer three days old
+        conn.execute(attempts.update().values(answered_at=T0 - 3 * 86400))
+    second = Rig(tmp_path, agents=1, engine=first.engine, seed=False)
+    second.start()
+    fig = second.ctl.ledger.figures(second.clock.seconds())
+    assert (fig.campaign.live_answered, fig.day.live_answered, fig.month.live_answered) == (1, 0, 1)
+    assert dataclasses.asdict(fig)["target"] == 0.03
+    second.ctl.stopService()

@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := postgresql espeak-ng sox libsox-fmt-all ffmpeg
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
-	$(PY) -m pip install -q -e '.[test,dev,postgres]'
+	$(PY) -m pip install -q -e '.[test,dev,postgres]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # Debian packages the tests and the demo use (PostgreSQL for the store tests, espeak-ng/sox for prompts).

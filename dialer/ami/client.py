@@ -133,6 +133,7 @@ class AMIClient(Actions, Service):
         id_factory: Callable[[], str] | None = None,
         tracker: ChannelTracker | None = None,
         resync_channels: bool = True,
+        events: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.username = username
@@ -146,6 +147,8 @@ class AMIClient(Actions, Service):
         self.events = EventDispatcher()
         self.channels = tracker if tracker is not None else ChannelTracker()
         self.resync_channels = resync_channels
+        #: The Login's C{Events:} mask (None: every class the AMI user may read).
+        self.event_mask = events
         self.factory = AMIFactory(
             clock,
             action_timeout=action_timeout,
@@ -270,7 +273,7 @@ class AMIClient(Actions, Service):
         retry attempt count so that the backoff still grows.
         """
         try:
-            await protocol.login(self.username, self._secret, md5=self.md5)
+            await protocol.login(self.username, self._secret, md5=self.md5, events=self.event_mask)
             if not protocol.fully_booted:
                 try:
                     await protocol.when_fully_booted(self.boot_timeout)

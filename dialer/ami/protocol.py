@@ -607,15 +607,19 @@ class AMIProtocol(Actions, Protocol):
 
     # -- login ----------------------------------------------------------------------
 
-    def login(self, username: str, secret: str, *, md5: bool = False) -> Deferred[Message]:
+    def login(
+        self, username: str, secret: str, *, md5: bool = False, events: str | None = None
+    ) -> Deferred[Message]:
         """
         Log in (plaintext, or MD5 challenge: C{Challenge} then C{Login} with C{Key}).
 
+        C{events}, when given, is the Login's C{Events:} header: the event classes this
+        session wants (e.g. C{"call,agi,user,system"}); Asterisk sends no others.
         Fails with L{AuthenticationFailed} when the credentials are refused.
         """
-        return Deferred.fromCoroutine(self._login(username, secret, md5))
+        return Deferred.fromCoroutine(self._login(username, secret, md5, events))
 
-    async def _login(self, username: str, secret: str, md5: bool) -> Message:
+    async def _login(self, username: str, secret: str, md5: bool, events: str | None) -> Message:
         try:
             if md5:
                 challenge = await self.action("Challenge", [("AuthType", "MD5")])
@@ -624,6 +628,8 @@ class AMIProtocol(Actions, Protocol):
                 headers = [("AuthType", "MD5"), ("Username", username), ("Key", key)]
             else:
                 headers = [("Username", username), ("Secret", secret)]
+            if events is not None:
+                headers.append(("Events", events))
             response = await self.send_action(
                 Message.action("Login", headers, action_id=self.next_id())
             )

@@ -1013,14 +1013,23 @@ class CampaignController(Service):
                 self._advance(aid, c.Bridged(now, self._track[aid].agent))
         elif name == "AGIExecStart" and primary:
             self._advance(aid, c.IvrStarted(now))
-        elif name == "VarSet" and event.get("Variable") == "AMDSTATUS":
-            if not call.facts.answered:
-                # seen before the answer event: acted on when the answer arrives
-                self._track[aid].extra["amd"] = event.get("Value")
-            elif event.get("Value") == "MACHINE":
-                self._advance(aid, c.MachineDetected(now))
-            else:
-                self._amd_human(aid)
+        elif name == "VarSet" and self.settings.amd and event.get("Variable") == "AMDSTATUS":
+            self._amd_verdict(aid, event.get("Value"), now)
+        elif name == "UserEvent" and self.settings.amd and event.get("UserEvent") == "MinyiAMD":
+            # hold's UserEvent(MinyiAMD,AMDSTATUS: ...): the verdict for a session that
+            # logged in without the dialplan class (no VarSet events)
+            self._amd_verdict(aid, event.get("AMDSTATUS"), now)
+
+    def _amd_verdict(self, aid: int, value: str | None, now: float) -> None:
+        """AMDSTATUS for C{aid} (from VarSet or UserEvent; seeing both is harmless)."""
+        call = self.calls[aid]
+        if not call.facts.answered:
+            # seen before the answer event: acted on when the answer arrives
+            self._track[aid].extra["amd"] = value
+        elif value == "MACHINE":
+            self._advance(aid, c.MachineDetected(now))
+        else:
+            self._amd_human(aid)
 
     def _ami_state_for(self, line: Line) -> Callable[[bool], None]:
         return lambda up: self._ami_state(line, up)
@@ -1254,6 +1263,7 @@ _FOLLOWED = frozenset(
         "BridgeEnter",
         "AGIExecStart",
         "VarSet",
+        "UserEvent",
     }
 )
 

@@ -105,20 +105,24 @@ def select(
         return result
     taken_numbers = set(live_numbers)
     callbacks: list[Candidate] = []
-    per_unit: dict[int, list[Candidate]] = {}
+    # unit -> [(due key, candidate)]; the key is _due_key's, written out (this loop runs
+    # over every candidate on every tick)
+    per_unit: dict[int, list[tuple[tuple[int, float, int, int], Candidate]]] = {}
     seen: set[int] = set()
+    full = {u for u, state in units.items() if state.full}
     for c in candidates:
-        if c.contact_id in seen:
+        cid = c.contact_id
+        if cid in seen:
             continue  # a contact loaded twice (e.g. via a callback and as a retry)
-        seen.add(c.contact_id)
-        unit = units.get(c.unit_id)
+        seen.add(cid)
+        uid = c.unit_id
         if c.final:
             result._skip("final")
         elif c.live:
             result._skip("live")
-        elif unit is None:
+        elif uid not in units:
             result._skip("unit-not-in-campaign")
-        elif unit.full:
+        elif uid in full:
             result._skip("quota-met")
         elif c.dnc or (is_dnc is not None and is_dnc(c.number)):
             result.dnc.append(c.contact_id)
@@ -126,10 +130,12 @@ def select(
             callbacks.append(c)
         elif c.callback_at is not None:
             result._skip("callback-not-due")
-        elif c.next_at is not None and c.next_at > now:
+        elif c.next_at is None:
+            per_unit.setdefault(uid, []).append(((1, 0.0, c.position, cid), c))
+        elif c.next_at > now:
             result._skip("not-due")
         else:
-            per_unit.setdefault(c.unit_id, []).append(c)
+            per_unit.setdefault(uid, []).append(((0, c.next_at, c.position, cid), c))
 
     def take(c: Candidate, callback: bool) -> bool:
         if c.number in taken_numbers:
@@ -146,7 +152,11 @@ def select(
         if take(c, callback=True):
             picked_per_unit[c.unit_id] = picked_per_unit.get(c.unit_id, 0) + 1
 
-    queues = {u: sorted(cs, key=_due_key, reverse=True) for u, cs in per_unit.items()}
+    # Each unit's queue is a heap on the due key (unique: it ends with the contact id), so a
+    # tick that takes a few contacts does not sort thousands.
+    queues = per_unit
+    for heap_u in queues.values():
+        heapq.heapify(heap_u)
     weights = _weights([units[u] for u in queues])
 
     def load(unit_id: int) -> tuple[float, float, int]:
@@ -161,7 +171,7 @@ def select(
         _, unit_id = heapq.heappop(heap)
         queue = queues[unit_id]
         while queue:
-            if take(queue.pop(), callback=False):
+            if take(heapq.heappop(queue)[1], callback=False):
                 picked_per_unit[unit_id] = picked_per_unit.get(unit_id, 0) + 1
                 break
         if queue:

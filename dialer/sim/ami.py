@@ -119,6 +119,13 @@ class AMISession(protocol.Protocol):
                 return
         self.send(msg)
 
+    def wants(self, privilege: str) -> bool:
+        """True when an event of C{privilege} (C{"call,all"}) would be sent to this session."""
+        if not (self.authenticated and self.events_on):
+            return False
+        wanted = self.event_classes
+        return wanted is None or not wanted.isdisjoint(privilege.lower().split(","))
+
     def set_event_mask(self, mask: str) -> None:
         """C{on}/C{all}, C{off}, or a list of classes (C{call,agi,system}), as Asterisk."""
         mask = mask.strip().lower()

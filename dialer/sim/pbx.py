@@ -107,7 +107,10 @@ class Redirected(Exception):
 
 
 class Subscriber(Protocol):
-    """Something that receives AMI events (an AMI session)."""
+    """
+    Something that receives AMI events (an AMI session). It may also have a
+    C{wants(privilege) -> bool} method (see L{PBX.wants}); without one it gets everything.
+    """
 
     def event(self, message: Message) -> None:
         """Deliver one event."""
@@ -144,6 +147,11 @@ class Plan:
     steps: list[Step]
     outcome: str | None = None
     respondent: bool = False
+    #: What Asterisk's AMD() on the dialing side hears: "machine", "human", or None
+    #: (derived: an answering respondent is a human).
+    amd: str | None = None
+    #: Seconds from the start of AMD() to its verdict (None: the profile's C{amd_*_after}).
+    amd_after: float | None = None
 
 
 #: C{planner(channel) -> Plan | None}: decides the behaviour of each new C{callee}/C{agents}
@@ -230,6 +238,8 @@ class Channel:
         self.steps: list[Step] | None = None  # inline dialplan (callee / agent)
         self.steps_context = ""
         self.respondent = False
+        self.amd: str | None = None  # on a callee leg: "machine" / "human" (what AMD() hears)
+        self.amd_after: float | None = None  # seconds from AMD() to its verdict
         self.person: Respondent | None = None  # the respondent's state (lazily made)
         self.recordings: list[Recording] = []
         self.agi: Any = None
@@ -446,6 +456,19 @@ class PBX:
         for s in list(self.subscribers):
             s.event(msg)
 
+    def wants(self, privilege: str) -> bool:
+        """
+        True when some subscriber would send an event of C{privilege} (e.g. C{"dialplan,all"}):
+        one without a C{wants} method takes everything; an AMI session says by its event mask.
+        Events nobody reads are not built (most of a busy PBX's VarSet/Newexten/Cdr when the
+        client logged in without those classes).
+        """
+        for s in self.subscribers:
+            wants = getattr(s, "wants", None)
+            if wants is None or wants(privilege):
+                return True
+        return False
+
     def chan_event(
         self, name: str, chan: Channel, extra: list[tuple[str, str]] | None = None
     ) -> None:
@@ -453,6 +476,8 @@ class PBX:
         if chan.hidden:
             return
         priv = _PRIVILEGE.get(name, "call,all")
+        if not self.wants(priv):
+            return
         self.emit(name, [("Privilege", priv), *chan.snapshot(), *(extra or [])])
 
     def bridge_event(self, name: str, chan: Channel, bridge: Bridge, num: int) -> None:
@@ -655,12 +680,15 @@ class PBX:
         if plan is not None:
             two.steps, two.steps_context = list(plan.steps), two.context
             two.respondent = plan.respondent
+            two.amd = plan.amd or ("human" if plan.respondent else None)
+            two.amd_after = plan.amd_after
             if plan.outcome is not None:
                 self.outcomes[plan.outcome] = self.outcomes.get(plan.outcome, 0) + 1
         elif two.context == "callee" and self.profile.mode == "profile":
             outcome, steps = callee_steps(self.profile, two.exten, self.rng)
             two.steps, two.steps_context = steps, two.context
             two.respondent = outcome == "answer"
+            two.amd = {"answer": "human", "machine": "machine"}.get(outcome)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         elif two.context == "agents":
             two.steps, two.steps_context = agent_steps(self.profile, two.exten, self.rng), "agents"
@@ -842,7 +870,7 @@ class PBX:
         )
 
     def _cdr(self, chan: Channel, disposition: str | None = None) -> None:
-        if chan.no_cdr or chan.hidden:
+        if chan.no_cdr or chan.hidden or not self.wants("cdr,all"):
             return
         now = self.clock.seconds()
         disp = (
@@ -1084,6 +1112,7 @@ _PRIVILEGE = {
     "DTMFEnd": "dtmf,all",
     "AGIExecStart": "agi,all",
     "AGIExecEnd": "agi,all",
+    "UserEvent": "user,all",
 }
 
 
@@ -1337,6 +1366,82 @@ async def app_agi(pbx: PBX, chan: Channel, data: str) -> AppResult:
     return None
 
 
+#: app_amd's defaults (amd.conf): initial silence, greeting, after-greeting silence and total
+#: analysis time, in milliseconds; AMD()'s first four arguments override them.
+AMD_DEFAULTS = (2500, 1500, 800, 5000)
+
+
+def amd_verdict(pbx: PBX, chan: Channel, data: str) -> tuple[float, str, str]:
+    """
+    What AMD(C{data}) on C{chan} decides and after how many seconds: (seconds, AMDSTATUS,
+    AMDCAUSE). The truth is the answering leg's L{Channel.amd}; the profile's C{[callee]}
+    C{amd_machine_after}/C{amd_human_after} give the time (unless the plan fixed it) and
+    C{amd_false_machine}/C{amd_false_human} the error rates. A party AMD cannot classify
+    (not a simulated callee), or a verdict later than the total analysis time, is
+    C{NOTSURE} with C{TOOLONG-<total>}.
+    """
+    params = list(AMD_DEFAULTS)
+    for i, arg in enumerate(split_args(data)[: len(params)]):
+        if arg.strip().isdigit():
+            params[i] = int(arg.strip())
+    _initial, greeting, after_greeting, total = params
+    callee = chan.peer
+    truth = callee.amd if callee is not None else None
+    cb = pbx.profile.callee
+    if truth == "machine":
+        seconds = callee.amd_after if callee is not None and callee.amd_after is not None else None
+        if seconds is None:
+            seconds = cb.amd_machine_after.sample(pbx.rng)
+        wrong = cb.amd_false_human > 0 and pbx.rng.random() < cb.amd_false_human
+    elif truth == "human":
+        seconds = callee.amd_after if callee is not None and callee.amd_after is not None else None
+        if seconds is None:
+            seconds = cb.amd_human_after.sample(pbx.rng)
+        wrong = cb.amd_false_machine > 0 and pbx.rng.random() < cb.amd_false_machine
+    else:
+        return total / 1000.0, "NOTSURE", f"TOOLONG-{total}"
+    if seconds * 1000.0 > total:
+        return total / 1000.0, "NOTSURE", f"TOOLONG-{total}"
+    machine = (truth == "machine") != wrong
+    if machine:
+        # app_amd: a greeting longer than C{greeting} ms is a machine
+        return seconds, "MACHINE", f"LONGGREETING-{max(int(seconds * 1000), greeting)}-{greeting}"
+    return seconds, "HUMAN", f"HUMAN-{after_greeting}-{after_greeting}"
+
+
+async def app_amd(pbx: PBX, chan: Channel, data: str) -> AppResult:
+    """
+    AMD([initialSilence,[greeting,[afterGreetingSilence,[totalAnalysisTime,...]]]]): listens
+    to the answering party and sets AMDSTATUS (MACHINE, HUMAN, NOTSURE, HANGUP) and AMDCAUSE,
+    as app_amd does (two VarSet events, status first). A hang-up while listening gives
+    AMDSTATUS=HANGUP with an empty AMDCAUSE; a Redirect leaves both unset.
+    """
+    seconds, status, cause = amd_verdict(pbx, chan, data)
+    try:
+        if seconds > 0 or chan.soft_hangup or chan.redirect_to is not None:
+            await chan.wait(seconds)
+    except Hungup:
+        if not chan.gone:
+            pbx.set_var(chan, "AMDSTATUS", "HANGUP")
+            pbx.set_var(chan, "AMDCAUSE", "")
+        raise
+    pbx.set_var(chan, "AMDSTATUS", status)
+    pbx.set_var(chan, "AMDCAUSE", cause)
+    return None
+
+
+async def app_userevent(pbx: PBX, chan: Channel, data: str) -> AppResult:
+    """UserEvent(name[,Key: value[,...]]): a C{UserEvent} (class user) with those headers."""
+    name, *body = split_args(data)
+    extra = [("UserEvent", name.strip())]
+    for item in body:
+        key, sep, value = item.partition(":")
+        if sep and key.strip():
+            extra.append((key.strip(), value.strip()))
+    pbx.chan_event("UserEvent", chan, extra)
+    return None
+
+
 async def app_queue(pbx: PBX, chan: Channel, data: str) -> AppResult:
     """Queue(): not simulated beyond a failed status."""
     pbx.set_var(chan, "QUEUESTATUS", "JOINEMPTY")
@@ -1359,4 +1464,6 @@ _APPS: dict[str, AppHandler] = {
     "dial": app_dial,
     "agi": app_agi,
     "queue": app_queue,
+    "amd": app_amd,
+    "userevent": app_userevent,
 }

@@ -9,7 +9,9 @@ Two callee modes:
 
 - C{mode = "profile"}: each originated number draws an outcome from the shares in
   C{[callee]} (answer, machine, busy, no_answer, congestion, rejected, unallocated), a ring
-  time and a talk time; answering people react to IVR prompts per C{[respondent]}.
+  time and a talk time; answering people react to IVR prompts per C{[respondent]}. What
+  Asterisk's AMD() concludes about an answering person or machine, and after how long, is
+  C{amd_human_after}, C{amd_machine_after}, C{amd_false_machine} and C{amd_false_human}.
 - C{mode = "last-digit"}: the reference rig (C{asterisk_conf/extensions-testrig.conf}): the
   last digit of the number selects a fixed behaviour, so the reference traces replay exactly.
 """
@@ -123,6 +125,12 @@ class CalleeBehaviour:
     talk: Dist = Dist("fixed", 600.0, lo=600.0, hi=600.0)
     machine_greeting: Dist = Dist("uniform", 4.0, 10.0, 4.0, 10.0)
     machine_talk: Dist = Dist("fixed", 20.0, lo=20.0, hi=20.0)
+    #: Seconds from the start of AMD() to its verdict, for a machine and for a person.
+    amd_machine_after: Dist = Dist("fixed", 3.0, lo=3.0, hi=3.0)
+    amd_human_after: Dist = Dist("fixed", 1.5, lo=1.5, hi=1.5)
+    #: AMD errors: the share of people judged MACHINE, and of machines judged HUMAN.
+    amd_false_machine: float = 0.0
+    amd_false_human: float = 0.0
 
     def outcome(self, rng: random.Random) -> str:
         """Draw one outcome from the shares."""
@@ -220,6 +228,14 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         machine_talk=_dist(callee.pop("machine_talk"), "callee.machine_talk")
         if "machine_talk" in callee
         else dc.machine_talk,
+        amd_machine_after=_dist(callee.pop("amd_machine_after"), "callee.amd_machine_after")
+        if "amd_machine_after" in callee
+        else dc.amd_machine_after,
+        amd_human_after=_dist(callee.pop("amd_human_after"), "callee.amd_human_after")
+        if "amd_human_after" in callee
+        else dc.amd_human_after,
+        amd_false_machine=_rate(callee, "amd_false_machine", dc.amd_false_machine),
+        amd_false_human=_rate(callee, "amd_false_human", dc.amd_false_human),
     )
     if callee:
         raise ProfileError(f"unknown [callee] keys {sorted(callee)}")
@@ -296,6 +312,13 @@ def load_profile(path: Path) -> Profile:
 
 def _secs(x: float) -> str:
     return f"{x:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _rate(section: dict[str, Any], key: str, default: float) -> float:
+    value = float(section.pop(key, default))
+    if not 0.0 <= value <= 1.0:
+        raise ProfileError(f"callee.{key} must be between 0 and 1, not {value}")
+    return value
 
 
 def callee_steps(profile: Profile, number: str, rng: random.Random) -> tuple[str, list[Step]]:

@@ -26,7 +26,19 @@ PROFILES = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles"
 
 
 class SimRig:
-    def __init__(self, tmp_path, *, agents=3, units=3, per_unit=40, policy=None, seed=7):
+    def __init__(
+        self,
+        tmp_path,
+        *,
+        agents=3,
+        units=3,
+        per_unit=40,
+        policy=None,
+        seed=7,
+        profile=None,
+        settings=None,
+        events=None,
+    ):
         self.clock = Clock()
         self.clock.advance(T0)
         self.engine = sqlite_engine(tmp_path)
@@ -38,7 +50,7 @@ class SimRig:
         self.sim = SimulatedPBX(
             clock=self.clock,
             rng=random.Random(seed),
-            profile=load_profile(PROFILES / "evening.toml"),
+            profile=profile or load_profile(PROFILES / "evening.toml"),
         )
         self.ami = AMIClient(
             self.sim.ami_endpoint(),
@@ -47,6 +59,7 @@ class SimRig:
             clock=self.clock,
             keepalive_interval=None,
             retry_policy=lambda n: 0.5,
+            events=events,
         )
         self.bus = EventBus()
         self.events = []
@@ -63,7 +76,7 @@ class SimRig:
             policy=policy or Progressive(),
             clock=self.clock,
             bus=self.bus,
-            settings=ControllerSettings(always_open=True),
+            settings=settings or ControllerSettings(always_open=True),
             rng=random.Random(seed),
             timer=lambda: 0.0,
         )
@@ -275,3 +288,47 @@ def test_pbx_core_stop_g2_then_started_again(tmp_path):
     assert "lost" not in {r["outcome"] for r in rig.rows()[:n]}
     rig.ctl.stopService()
     rig.ami.stopService()
+
+
+@pytest.mark.parametrize("events", [None, "call,agi,user,system"])
+def test_amd_machines_never_reach_an_agent(tmp_path, events):
+    """With amd on, the simulator's AMD() in hold finds machines: hung up ~3 s after pick-up,
+    never routed or bridged, disposition answering machine (3.14); people still reach agents.
+    The verdict arrives as VarSet, or only as hold's UserEvent when dialplan events are off."""
+    from dialer.sim.profile import CalleeBehaviour, Dist, Profile
+
+    fixed = lambda x: Dist("fixed", x, lo=x, hi=x)  # noqa: E731
+    profile = Profile(
+        mode="profile",
+        callee=CalleeBehaviour(
+            shares=(("answer", 0.4), ("machine", 0.6)),
+            ring=Dist("uniform", 2.0, 8.0, 2.0, 8.0),
+            talk=fixed(20.0),
+            machine_greeting=fixed(10.0),
+            machine_talk=fixed(30.0),
+            amd_human_after=fixed(0.8),
+        ),
+    )
+    rig = SimRig(
+        tmp_path,
+        agents=3,
+        profile=profile,
+        settings=ControllerSettings(always_open=True, amd=True),
+        events=events,
+    ).start()
+    rig.run(180)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.run(120)
+    rows = rig.rows()
+    machines = [r for r in rows if r["outcome"] == "machine"]
+    people = [r for r in rows if r["agent"] is not None]
+    assert len(machines) >= 3 and people, [r["outcome"] for r in rows]
+    routed = {e.attempt_id for e in rig.events if isinstance(e, CallRouted | CallBridged)}
+    for r in machines:
+        assert r["disposition"] == "3.14" and r["status"] == "ended"
+        assert r["agent"] is None and r["bridged_at"] is None and r["id"] not in routed
+        assert r["ended_at"] - r["answered_at"] == pytest.approx(3.0, abs=0.3)
+    assert {r["id"] for r in people} <= routed
+    if events is not None:
+        assert rig.sim.sessions[0].event_classes == frozenset(events.split(","))

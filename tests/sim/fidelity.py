@@ -30,6 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from dialer.ami.message import Message
+from dialer.sim.dialplan import Dialplan
+from dialer.sim.server import DEFAULT_DIALPLAN
 from tests.sim.harness import AGIFactory, AMIRecorder, connect_client, make_sim, new_clock
 from tests.traces import TRACES, Trace
 
@@ -294,6 +296,19 @@ AGI_SCRIPTS = {
 }
 
 
+def reference_dialplan() -> Dialplan:
+    """
+    Our C{extensions.conf} as the reference rig ran it: its C{hold} had no C{AMD()} and no
+    C{UserEvent} (the traces b9, d and e2 go NoOp, Answer, Wait), so those steps are taken
+    out and the priorities renumbered.
+    """
+    plan = Dialplan.from_file(DEFAULT_DIALPLAN)
+    for exten, prios in plan.contexts["hold"].items():
+        steps = [p for _, p in sorted(prios.items()) if p.app.lower() not in ("amd", "userevent")]
+        plan.contexts["hold"][exten] = {i: step for i, step in enumerate(steps, 1)}
+    return plan
+
+
 def replay(trace: Trace, *, tmp_path=None, extra_seconds: float = 1.0):
     """Drive the simulator with the trace's client actions at the trace's times."""
     clock = new_clock(1795594341.0)
@@ -302,7 +317,7 @@ def replay(trace: Trace, *, tmp_path=None, extra_seconds: float = 1.0):
     if scenario in AGI_SCRIPTS:
         agi = AGIFactory(agi_script(AGI_SCRIPTS[scenario]), clock, linger=5.0)
     rec = None if tmp_path is None else tmp_path / "var/spool/asterisk/monitor"
-    sim = make_sim(clock, agi_factory=agi, recordings=rec)
+    sim = make_sim(clock, agi_factory=agi, recordings=rec, dialplan=reference_dialplan())
     start = clock.seconds()
     clients: dict[str, AMIRecorder] = {}
     name_map = Normaliser()

@@ -123,6 +123,7 @@ def make_sim(
     recordings: Path | None = None,
     seed=1,
     audio=None,
+    dialplan=None,
 ):
     """A simulator on C{clock}; AGI goes to C{agi_factory} in memory (None: nothing listens)."""
     endpoint = None
@@ -138,6 +139,7 @@ def make_sim(
         recordings=recordings,
         agi_endpoint=endpoint,
         audio=audio,
+        dialplan=dialplan,
     )
 
 

@@ -117,7 +117,7 @@ def test_redirect_during_agi():
     assert session.replies[1] == "200 result=-1" and session.replies[2].startswith("511 ")
     assert session.closed
     hold = [m for m in c.events("Newexten") if m["Channel"] == one and m["Context"] == "hold"]
-    assert [m["Application"] for m in hold][:3] == ["NoOp", "Answer", "Wait"]
+    assert [m["Application"] for m in hold][:3] == ["NoOp", "Answer", "AMD"]
     assert sim.pbx.find(one) is not None
     status = [m["Value"] for m in c.events("VarSet") if m["Variable"] == "AGISTATUS"]
     assert status == ["HANGUP"]

@@ -151,6 +151,8 @@ def test_hold_timeout_goes_to_safe_harbour():
     assert apps == [
         ("hold", "NoOp"),
         ("hold", "Answer"),
+        ("hold", "AMD"),
+        ("hold", "UserEvent"),
         ("hold", "Wait"),
         ("hold", "Goto"),
         ("safeharbour", "NoOp"),

@@ -242,10 +242,13 @@ def run_shift(
             heartbeat=1.0,
             status_poll=3600.0,
             max_launch_per_tick=scenario.trunk_cap,
-            # candidates loaded per unit every hopper_refresh (10 s): enough for a whole
-            # trunk's burst spread over the units, twice over (more only costs loading and
-            # hopper time; which fresh number is dialled does not change its fate)
+            # candidates loaded per unit, every 60 s (or sooner when fewer are left than a
+            # tick wants): enough for a whole trunk's burst spread over the units, twice over.
+            # More, or more often, only costs store and hopper time (the load's window query
+            # grows with the campaign): each number is dialled once and its fate is drawn
+            # when dialled, so which fresh number comes next does not change the figures.
             per_unit=max(50, 2 * scenario.trunk_cap // UNITS),
+            hopper_refresh=60.0,
         )
         ctl = CampaignController(
             camp,

@@ -295,18 +295,7 @@ def thd_load_candidates(
         .join(contacts, contacts.c.id == ranked.c.contact_id)
         .where(ranked.c.rank <= per_unit)
     )
-    out = [
-        Candidate(
-            contact_id=r.contact_id,
-            unit_id=r.unit_id,
-            number=r.number,
-            position=r.position,
-            attempts=r.attempts,
-            next_at=r.next_at,
-            dnc=bool(r.dnc),
-        )
-        for r in conn.execute(q)
-    ]
+    out = [_candidate(r, next_at=r.next_at) for r in conn.execute(q)]
     cb = (
         sa.select(
             cc.c.contact_id,
@@ -334,19 +323,24 @@ def thd_load_candidates(
         )
         .group_by(cc.c.contact_id, cc.c.unit_id, cc.c.position, cc.c.attempts, contacts.c.number)
     )
-    due = [
-        Candidate(
-            contact_id=r.contact_id,
-            unit_id=r.unit_id,
-            number=r.number,
-            position=r.position,
-            attempts=r.attempts,
-            callback_at=r.due_at,
-            dnc=bool(r.dnc),
-        )
-        for r in conn.execute(cb)
-    ]
+    due = [_candidate(r, callback_at=r.due_at) for r in conn.execute(cb)]
     return due + out  # the hopper keeps the first row per contact: the appointment
+
+
+def _candidate(
+    row: sa.Row[Any], *, next_at: float | None = None, callback_at: float | None = None
+) -> Candidate:
+    """A hopper candidate from a loader row (a queued contact, or one with an appointment)."""
+    return Candidate(
+        contact_id=row.contact_id,
+        unit_id=row.unit_id,
+        number=row.number,
+        position=row.position,
+        attempts=row.attempts,
+        next_at=next_at,
+        callback_at=callback_at,
+        dnc=bool(row.dnc),
+    )
 
 
 def thd_unit_states(conn: sa.Connection, campaign_id: int) -> dict[int, UnitState]:

@@ -126,3 +126,87 @@ class Observer(threading.Thread):
         self._stop.set()
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+AGENTS = 100
+
+PROFILE = """
+version = 1
+mode = "profile"
+description = "fault test: most numbers answer fast, long calls"
+[callee]
+answer = 0.85
+busy = 0.05
+unallocated = 0.02
+no_answer_after = 6
+ring = { min = 0.5, max = 2.0 }
+talk = 300
+[agents]
+answer_after = 0.2
+talk = 300
+"""
+
+
+def config(tmp_path, db, ami, agi, http):
+    names = ", ".join(f'"agent{i}"' for i in range(1, AGENTS + 1))
+    return f"""
+[database]
+url = "{db}"
+[[ami]]
+name = "pbx1"
+endpoint = "tcp:127.0.0.1:{ami}"
+secret = "dialer"
+lines = 160
+[agi]
+endpoint = "tcp:{agi}:interface=127.0.0.1"
+scripts = "{ROOT / "ivr_scripts"}"
+[http]
+endpoint = "tcp:{http}:interface=127.0.0.1"
+[dialer]
+always_open = true
+heartbeat = 0.5
+drain_timeout = 2.0
+[agents]
+names = [{names}]
+simulated = true
+wrap_mean = 5.0
+[campaigns]
+poll = 0.5
+"""
+
+
+def make_rig(tmp_path: Path) -> tuple[Path, int, int, list[str]]:
+    """A running campaign in a fresh SQLite store, config and profile files, free ports.
+
+    Returns the database path, the AMI and HTTP ports and the `dialer sim` arguments
+    (without a seed); the caller starts the simulator and the daemon.
+    """
+    from dialer.store import campaigns as store
+    from dialer.store.engine import create_engine
+    from dialer.store.migrate import upgrade
+    from tests.campaign.storehelp import make_campaign, seed_frame
+
+    db_path = tmp_path / "fault.db"
+    url = f"sqlite:///{db_path}"
+    eng = create_engine(url)
+    upgrade(eng)
+    with eng.begin() as conn:
+        seed_frame(conn, n_units=4, per_unit=100)
+        cid = make_campaign(conn, mode="progressive")
+        store.thd_set_status(conn, cid, "running", time.time())
+    eng.dispose()
+    ami, agi, http = free_port(), free_port(), free_port()
+    (tmp_path / "profile.toml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "dialer.toml").write_text(config(tmp_path, url, ami, agi, http), encoding="utf-8")
+    sim_args = [
+        "sim",
+        "--ami",
+        f"127.0.0.1:{ami}",
+        "--agi",
+        f"127.0.0.1:{agi}",
+        "--profile",
+        str(tmp_path / "profile.toml"),
+        "--recordings",
+        str(tmp_path / "rec"),
+    ]
+    return db_path, ami, http, sim_args

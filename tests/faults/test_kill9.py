@@ -9,57 +9,7 @@ import time
 
 import pytest
 
-from dialer.store import campaigns as store
-from dialer.store.engine import create_engine
-from dialer.store.migrate import upgrade
-from tests.campaign.storehelp import make_campaign, seed_frame
-from tests.faults.procs import ROOT, Observer, Proc, free_port, healthy, port_open, wait_for
-
-AGENTS = 100
-
-PROFILE = """
-version = 1
-mode = "profile"
-description = "fault test: most numbers answer fast, long calls"
-[callee]
-answer = 0.85
-busy = 0.05
-unallocated = 0.02
-no_answer_after = 6
-ring = { min = 0.5, max = 2.0 }
-talk = 300
-[agents]
-answer_after = 0.2
-talk = 300
-"""
-
-
-def config(tmp_path, db, ami, agi, http):
-    names = ", ".join(f'"agent{i}"' for i in range(1, AGENTS + 1))
-    return f"""
-[database]
-url = "{db}"
-[[ami]]
-name = "pbx1"
-endpoint = "tcp:127.0.0.1:{ami}"
-secret = "dialer"
-lines = 160
-[agi]
-endpoint = "tcp:{agi}:interface=127.0.0.1"
-scripts = "{ROOT / "ivr_scripts"}"
-[http]
-endpoint = "tcp:{http}:interface=127.0.0.1"
-[dialer]
-always_open = true
-heartbeat = 0.5
-drain_timeout = 2.0
-[agents]
-names = [{names}]
-simulated = true
-wrap_mean = 5.0
-[campaigns]
-poll = 0.5
-"""
+from tests.faults.procs import Observer, Proc, healthy, make_rig, port_open, wait_for
 
 
 def ended_rows(db_path):
@@ -86,34 +36,8 @@ def live_count(db_path):
 @pytest.mark.timeout(180)
 def test_kill9_daemon_with_100_live_calls(tmp_path):
     """Kill -9 mid-campaign, restart: dispositions kept, nobody dialed twice, dialing back within 5 s."""
-    db_path = tmp_path / "fault.db"
-    url = f"sqlite:///{db_path}"
-    eng = create_engine(url)
-    upgrade(eng)
-    with eng.begin() as conn:
-        seed_frame(conn, n_units=4, per_unit=100)
-        cid = make_campaign(conn, mode="progressive")
-        store.thd_set_status(conn, cid, "running", time.time())
-    eng.dispose()
-    ami, agi, http = free_port(), free_port(), free_port()
-    (tmp_path / "profile.toml").write_text(PROFILE, encoding="utf-8")
-    (tmp_path / "dialer.toml").write_text(config(tmp_path, url, ami, agi, http), encoding="utf-8")
-    sim = Proc(
-        [
-            "sim",
-            "--ami",
-            f"127.0.0.1:{ami}",
-            "--agi",
-            f"127.0.0.1:{agi}",
-            "--profile",
-            str(tmp_path / "profile.toml"),
-            "--seed",
-            "5",
-            "--recordings",
-            str(tmp_path / "rec"),
-        ],
-        tmp_path / "sim.log",
-    )
+    db_path, ami, http, sim_args = make_rig(tmp_path)
+    sim = Proc([*sim_args, "--seed", "5"], tmp_path / "sim.log")
     daemon = observer = None
     try:
         wait_for(lambda: port_open(ami), 20, "the simulator's AMI port")

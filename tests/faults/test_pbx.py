@@ -6,12 +6,7 @@ import time
 
 import pytest
 
-from dialer.store import campaigns as store
-from dialer.store.engine import create_engine
-from dialer.store.migrate import upgrade
-from tests.campaign.storehelp import make_campaign, seed_frame
-from tests.faults.procs import Observer, Proc, free_port, healthy, port_open, wait_for
-from tests.faults.test_kill9 import PROFILE, config
+from tests.faults.procs import Observer, Proc, healthy, make_rig, port_open, wait_for
 
 
 def counts(db_path):
@@ -33,38 +28,11 @@ def ami_command(port, command):
         time.sleep(0.3)
 
 
-def setup(tmp_path):
-    db_path = tmp_path / "pbx.db"
-    url = f"sqlite:///{db_path}"
-    eng = create_engine(url)
-    upgrade(eng)
-    with eng.begin() as conn:
-        seed_frame(conn, n_units=4, per_unit=100)
-        cid = make_campaign(conn, mode="progressive")
-        store.thd_set_status(conn, cid, "running", time.time())
-    eng.dispose()
-    ami, agi, http = free_port(), free_port(), free_port()
-    (tmp_path / "profile.toml").write_text(PROFILE, encoding="utf-8")
-    (tmp_path / "dialer.toml").write_text(config(tmp_path, url, ami, agi, http), encoding="utf-8")
-    sim_args = [
-        "sim",
-        "--ami",
-        f"127.0.0.1:{ami}",
-        "--agi",
-        f"127.0.0.1:{agi}",
-        "--profile",
-        str(tmp_path / "profile.toml"),
-        "--recordings",
-        str(tmp_path / "rec"),
-    ]
-    return db_path, ami, http, sim_args
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_pbx_killed_and_restarted(tmp_path):
     """g3: Asterisk kill -9ed with calls up: the daemon pauses, reconnects, ends them as lost, dials again."""
-    db_path, ami, http, sim_args = setup(tmp_path)
+    db_path, ami, http, sim_args = make_rig(tmp_path)
     sim = Proc([*sim_args, "--seed", "1"], tmp_path / "sim1.log")
     daemon = observer = None
     try:
@@ -96,7 +64,7 @@ def test_pbx_killed_and_restarted(tmp_path):
 @pytest.mark.timeout(180)
 def test_pbx_core_restart_now(tmp_path):
     """g1: `core restart now`: every call hung up with events, Shutdown, reconnect, dialing again."""
-    db_path, ami, http, sim_args = setup(tmp_path)
+    db_path, ami, http, sim_args = make_rig(tmp_path)
     sim = Proc([*sim_args, "--seed", "3"], tmp_path / "sim.log")
     daemon = observer = None
     try:

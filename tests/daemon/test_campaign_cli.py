@@ -23,22 +23,31 @@ def db(tmp_path):
     return url
 
 
+def create_args(db, name, *extra, draw="d1", questionnaire="q", scripts="/nonexistent"):
+    """The argument list of `dialer campaign create NAME` with the test's defaults."""
+    return [
+        "--db",
+        db,
+        "campaign",
+        "create",
+        name,
+        "--draw",
+        draw,
+        "--questionnaire",
+        questionnaire,
+        "--scripts",
+        scripts,
+        *extra,
+    ]
+
+
 def test_create_start_pause_status(db, capsys):
     """create -> start -> pause -> resume -> stop, with status as JSON."""
     assert (
         main(
-            [
-                "--db",
+            create_args(
                 db,
-                "campaign",
-                "create",
                 "c1",
-                "--draw",
-                "d1",
-                "--questionnaire",
-                "q",
-                "--scripts",
-                "/nonexistent",
                 "--mode",
                 "predictive",
                 "--window",
@@ -49,7 +58,7 @@ def test_create_start_pause_status(db, capsys):
                 "2",
                 "--unit-quota",
                 "u2=1",
-            ]
+            )
         )
         == 0
     )
@@ -66,21 +75,7 @@ def test_create_start_pause_status(db, capsys):
 
 def test_cannot_resume_stopped(db, capsys):
     """A stopped campaign cannot be started again: one error line, exit 1."""
-    main(
-        [
-            "--db",
-            db,
-            "campaign",
-            "create",
-            "c1",
-            "--draw",
-            "d1",
-            "--questionnaire",
-            "q",
-            "--scripts",
-            "/nonexistent",
-        ]
-    )
+    main(create_args(db, "c1"))
     main(["--db", db, "campaign", "stop", "c1"])
     capsys.readouterr()
     assert main(["--db", db, "campaign", "resume", "c1"]) == 1
@@ -90,45 +85,14 @@ def test_cannot_resume_stopped(db, capsys):
 def test_unknown_campaign_and_draw(db, capsys):
     """Unknown names are reported, not tracebacks."""
     assert main(["--db", db, "campaign", "status", "nope"]) == 1
-    assert (
-        main(
-            [
-                "--db",
-                db,
-                "campaign",
-                "create",
-                "x",
-                "--draw",
-                "nope",
-                "--questionnaire",
-                "q",
-                "--scripts",
-                "/nonexistent",
-            ]
-        )
-        == 1
-    )
+    assert main(create_args(db, "x", draw="nope")) == 1
     err = capsys.readouterr().err
     assert "nope" in err
 
 
 def test_status_table(db, capsys):
     """The terminal report names units, dispositions and the abandonment denominator."""
-    main(
-        [
-            "--db",
-            db,
-            "campaign",
-            "create",
-            "c1",
-            "--draw",
-            "d1",
-            "--questionnaire",
-            "q",
-            "--scripts",
-            "/nonexistent",
-        ]
-    )
+    main(create_args(db, "c1"))
     capsys.readouterr()
     assert main(["--db", db, "campaign", "status", "c1"]) == 0
     out = capsys.readouterr().out
@@ -160,21 +124,7 @@ def test_questionnaire_checked_when_scripts_dir_exists(db, tmp_path, capsys):
     """A questionnaire missing from --scripts DIR is refused before the campaign is created."""
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    code = main(
-        [
-            "--db",
-            db,
-            "campaign",
-            "create",
-            "c1",
-            "--draw",
-            "d1",
-            "--questionnaire",
-            "nope",
-            "--scripts",
-            str(scripts),
-        ]
-    )
+    code = main(create_args(db, "c1", questionnaire="nope", scripts=str(scripts)))
     assert code == 1 and "nope.yaml" in capsys.readouterr().err
     assert main(["--db", db, "campaign", "status", "c1"]) == 1
 
@@ -184,21 +134,7 @@ def test_pacing_options(db, capsys):
     from dialer.store import campaigns as store
     from dialer.store.engine import create_engine
 
-    base = [
-        "--db",
-        db,
-        "campaign",
-        "create",
-        "c1",
-        "--draw",
-        "d1",
-        "--questionnaire",
-        "q",
-        "--scripts",
-        "/nonexistent",
-        "--mode",
-        "predictive",
-    ]
+    base = create_args(db, "c1", "--mode", "predictive")
     assert main([*base, "--pacing", "bogus=1"]) == 1
     assert "--pacing" in capsys.readouterr().err
     assert main([*base, "--pacing", "theta=0.05"]) == 0

@@ -47,6 +47,20 @@ def call_for(c: store.Claim, cid, contact_id, unit_id):
     )
 
 
+def played_call(engine, *events, **campaign):
+    """Seed a frame and a campaign, claim its first contact and play C{events} on that call."""
+    with engine.begin() as conn:
+        frame = seed_frame(conn)
+        cid = make_campaign(conn, **campaign)
+    contact_id, (unit_id, _n, _p) = next(iter(frame["contacts"].items()))
+    with engine.begin() as conn:
+        c = claim(conn, cid, contact_id)
+    call = call_for(c, cid, contact_id, unit_id)
+    for e in events:
+        call = advance(call, e)
+    return cid, contact_id, unit_id, call
+
+
 def test_create_campaign_copies_draw(engine):
     """A campaign gets one state row per draw member and its units with quotas."""
     with engine.begin() as conn:
@@ -134,20 +148,13 @@ def test_load_flags_dnc(engine):
 
 def test_finish_retry_and_idempotence(engine):
     """Finishing writes the disposition, releases the lock and schedules the retry; twice is a no-op."""
-    with engine.begin() as conn:
-        frame = seed_frame(conn)
-        cid = make_campaign(conn)
-    contact_id, (unit_id, _n, _p) = next(iter(frame["contacts"].items()))
-    with engine.begin() as conn:
-        c = claim(conn, cid, contact_id)
-    call = call_for(c, cid, contact_id, unit_id)
-    for e in [
+    cid, contact_id, _unit_id, call = played_call(
+        engine,
         OriginateSent(NOW),
         OriginateResult(NOW + 1, "Failure", 5),
         HungUp(NOW + 1, 17, primary=False),
         HungUp(NOW + 1, 0, primary=True),
-    ]:
-        call = advance(call, e)
+    )
     with engine.begin() as conn:
         d = store.thd_finish_attempt(conn, call, rules=RetryRules(), schedule=None, now=NOW + 2)
     assert not d.final and d.next_at == NOW + 2 + 900 and d.attempts == 1
@@ -166,21 +173,15 @@ def test_finish_retry_and_idempotence(engine):
 
 def test_complete_counts_against_quota(engine):
     """A complete finishes the contact and fills its unit's quota, which stops the unit."""
-    with engine.begin() as conn:
-        frame = seed_frame(conn)
-        cid = make_campaign(conn, default_quota=1)
-    contact_id, (unit_id, _n, _p) = next(iter(frame["contacts"].items()))
-    with engine.begin() as conn:
-        c = claim(conn, cid, contact_id)
-    call = call_for(c, cid, contact_id, unit_id)
-    for e in [
+    cid, _contact_id, unit_id, call = played_call(
+        engine,
         OriginateSent(NOW),
         OriginateResult(NOW + 1, "Success", 4),
         Bridged(NOW + 1.1, "agent1"),
         SurveyDone(NOW + 100, SurveyResult.COMPLETE),
         HungUp(NOW + 101, 16, primary=True),
-    ]:
-        call = advance(call, e)
+        default_quota=1,
+    )
     with engine.begin() as conn:
         d = store.thd_finish_attempt(conn, call, rules=RetryRules(), schedule=None, now=NOW + 101)
     assert d.final
@@ -198,21 +199,14 @@ def test_complete_counts_against_quota(engine):
 
 def test_callback_booked_and_due_first(engine):
     """An appointment is booked on finish and the contact comes back as a due callback."""
-    with engine.begin() as conn:
-        frame = seed_frame(conn)
-        cid = make_campaign(conn)
-    contact_id, (unit_id, _n, _p) = next(iter(frame["contacts"].items()))
-    with engine.begin() as conn:
-        c = claim(conn, cid, contact_id)
-    call = call_for(c, cid, contact_id, unit_id)
-    for e in [
+    cid, contact_id, _unit_id, call = played_call(
+        engine,
         OriginateSent(NOW),
         Answered(NOW + 1),
         Bridged(NOW + 1.1, "a"),
         SurveyDone(NOW + 30, SurveyResult.CALLBACK),
         HungUp(NOW + 31, 16, primary=True),
-    ]:
-        call = advance(call, e)
+    )
     due = NOW + 3600
     with engine.begin() as conn:
         d = store.thd_finish_attempt(

@@ -166,9 +166,13 @@ def run_campaign(demo: Any) -> None:
         )
 
     def pause() -> None:
-        with engine.begin() as conn:
-            store.thd_set_status(conn, cid, "paused", time.time())
-        console.print("dialing paused; letting calls in progress end / 暂停拨号，等待通话结束")
+        # On the DB pool, not the reactor thread: the controller is dialing meanwhile.
+        d = pool.do_with_transaction(store.thd_set_status, cid, "paused", time.time())
+        d.addCallback(
+            lambda _: console.print(
+                "dialing paused; letting calls in progress end / 暂停拨号，等待通话结束"
+            )
+        )
 
     def finish() -> None:
         d = service.stopService()

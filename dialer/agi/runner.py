@@ -62,7 +62,7 @@ from dialer.agi.replies import (
     MalformedStream,
     SessionClosed,
 )
-from dialer.campaign.dispositions import OUTCOMES, SurveyResult
+from dialer.campaign.dispositions import OUTCOMES, survey_result
 from dialer.events import EventBus, SurveyFinished
 from dialer.store.answers import (
     AttemptContext,
@@ -241,22 +241,6 @@ class ScriptDirectory:
 # ---------------------------------------------------------------------------
 # Pure helpers
 # ---------------------------------------------------------------------------
-
-
-def survey_result(end: flow.End) -> SurveyResult:
-    """The flow's end as the campaign engine's L{SurveyResult} (and outcome name).
-
-    A hang-up before the first substantive question is AAPOR 2.11 either way; the
-    engine keeps it apart from a declined consent as C{hangup_intro}.
-    """
-    if end.outcome == "refused":
-        return SurveyResult.HANGUP_INTRO if end.reason == "hangup" else SurveyResult.REFUSAL
-    return {
-        "complete": SurveyResult.COMPLETE,
-        "partial": SurveyResult.PARTIAL,
-        "break_off": SurveyResult.BREAKOFF,
-        "ineligible": SurveyResult.INELIGIBLE,
-    }[end.outcome]
 
 
 def parse_args(args: tuple[str, ...]) -> dict[str, str]:

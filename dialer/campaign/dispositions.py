@@ -24,7 +24,10 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dialer.surveys.flow import End
 
 
 class SurveyResult(enum.StrEnum):
@@ -41,6 +44,22 @@ class SurveyResult(enum.StrEnum):
     LANGUAGE = "language"  # language barrier
     NONRESIDENTIAL = "nonresidential"  # business / not a citizen line
     FAX = "fax"  # fax or data line
+
+
+def survey_result(end: End) -> SurveyResult:
+    """A questionnaire flow's end as the engine's L{SurveyResult} (IVR runner and desktop alike).
+
+    A hang-up before the first substantive question is AAPOR 2.11 either way; the
+    engine keeps it apart from a declined consent as C{hangup_intro}.
+    """
+    if end.outcome == "refused":
+        return SurveyResult.HANGUP_INTRO if end.reason == "hangup" else SurveyResult.REFUSAL
+    return {
+        "complete": SurveyResult.COMPLETE,
+        "partial": SurveyResult.PARTIAL,
+        "break_off": SurveyResult.BREAKOFF,
+        "ineligible": SurveyResult.INELIGIBLE,
+    }[end.outcome]
 
 
 @dataclass(frozen=True)

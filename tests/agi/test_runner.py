@@ -7,7 +7,8 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from dialer.agi.protocol import FastAGIProtocol
-from dialer.agi.runner import RunnerConfig, SurveyRunner, parse_args, survey_result
+from dialer.agi.runner import RunnerConfig, SurveyRunner, parse_args
+from dialer.campaign.dispositions import survey_result
 from dialer.events import EventBus, SurveyFinished
 from dialer.store import answers as store
 from dialer.store import schema

@@ -16,6 +16,7 @@ start on an error. Example::
     secret = "dialer"
     lines = 30                       # calls this server may carry at once
     dial_template = "PJSIP/{number}@trunk"   # optional: this trunk's dial string
+    events = "system,call,user,agi"  # optional: the Login Events: class mask (this default)
 
     [agi]
     endpoint = "tcp:4573:interface=127.0.0.1"
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialer.ami.eventmask import DEFAULT_EVENT_MASK, MaskError, check_setting
 from dialer.campaign.controller import ControllerSettings
 from dialer.config import database_url, load_toml
 from dialer.errors import ConfigError
@@ -63,6 +65,8 @@ class AMIConfig:
     lines: int = 30
     md5: bool = False
     dial_template: str | None = None  # overrides the campaign's, e.g. PJSIP/{number}@trunk2
+    #: the Login C{Events:} class mask (checked and normalised, see L{check_setting})
+    events: str = DEFAULT_EVENT_MASK
 
 
 @dataclass(frozen=True)
@@ -179,13 +183,16 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     if not isinstance(raw_ami, list) or not raw_ami:
         raise r.fail("[[ami]]", "at least one AMI server is needed / 至少需要一个 AMI 服务器")
     amis = []
+    masks: list[object] = []  # raw [[ami]] events values, checked once [dialer] amd is known
     names: set[str] = set()
     for i, item in enumerate(raw_ami):
         where = f"[[ami]][{i}]"
         if not isinstance(item, dict):
             raise r.fail(where, "expected a table")
         r.unknown(
-            where, item, {"name", "endpoint", "username", "secret", "lines", "md5", "dial_template"}
+            where,
+            item,
+            {"name", "endpoint", "username", "secret", "lines", "md5", "dial_template", "events"},
         )
         template = item.get("dial_template")
         if template is not None:
@@ -218,6 +225,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
                 dial_template=template,
             )
         )
+        masks.append(item.get("events", DEFAULT_EVENT_MASK))
 
     agi = r.table(data, "agi")
     r.unknown("[agi]", agi, {"endpoint", "scripts"})
@@ -256,6 +264,13 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     if "grace" in values and values["grace"] > 2.0:
         raise r.fail("[dialer].grace", "an answered call may wait at most 2 s / 最多等待 2 秒")
     settings = ControllerSettings(**values)
+
+    for i, mask in enumerate(masks):
+        # checked against what the engine reads, which depends on [dialer] amd
+        try:
+            amis[i] = dataclasses.replace(amis[i], events=check_setting(mask, amd=settings.amd))
+        except MaskError as e:
+            raise r.fail(f"[[ami]][{i}].events", str(e)) from None
 
     agents = r.table(data, "agents")
     r.unknown("[agents]", agents, {"names", "simulated", "wrap_mean", "seed"})

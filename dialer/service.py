@@ -23,6 +23,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.server import Site
@@ -31,7 +32,7 @@ from dialer.ami.client import AMIClient
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, Line
 from dialer.campaign.simdesk import SimulatedDesk
-from dialer.daemonconf import DaemonConfig
+from dialer.daemonconf import AMIConfig, DaemonConfig
 from dialer.events import AMIStateChanged, EventBus
 from dialer.metrics import Metrics, ReactorLag, web_root
 from dialer.pacing.base import policy_for_mode
@@ -180,7 +181,18 @@ class DialerService(MultiService):
 
     log = Logger()
 
-    def __init__(self, config: DaemonConfig, reactor: Any, pool: Any) -> None:
+    def __init__(
+        self,
+        config: DaemonConfig,
+        reactor: Any,
+        pool: Any,
+        *,
+        ami_endpoint: Callable[[AMIConfig], IStreamClientEndpoint] | None = None,
+    ) -> None:
+        """
+        C{ami_endpoint} builds each AMI server's client endpoint (default: its
+        C{endpoint} string through C{clientFromString}); tests pass the simulator's.
+        """
         super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self.reactor = reactor
@@ -190,12 +202,18 @@ class DialerService(MultiService):
         self.lag = ReactorLag(self.metrics, reactor)
         self.lines: list[Line] = []
         for conf in config.ami:
+            endpoint = (
+                ami_endpoint(conf)
+                if ami_endpoint is not None
+                else clientFromString(reactor, conf.endpoint)  # type: ignore[no-untyped-call]
+            )
             client = AMIClient(
-                clientFromString(reactor, conf.endpoint),  # type: ignore[no-untyped-call]
+                endpoint,
                 conf.username,
                 conf.secret,
                 clock=reactor,
                 md5=conf.md5,
+                events=conf.events,  # the Login Events: mask ([[ami]] events)
             )
             client.setServiceParent(self)  # type: ignore[no-untyped-call]
             client.on_state(self._ami_state(conf.name))

@@ -4,7 +4,10 @@ The reconnecting AMI client: a Twisted service that stays logged in to Asterisk.
 
 Public names (stable):
 
-- L{AMIClient}(endpoint, username, secret, clock=..., ...): a C{Service}. It runs a
+- L{AMIClient}(endpoint, username, secret, clock=..., events=..., ...): a C{Service}.
+  C{events} is the Login C{Events:} class mask (the daemon passes C{[[ami]] events},
+  checked by L{dialer.ami.eventmask.check_setting}; None sends no header: every class
+  the AMI user may read). It runs a
   C{twisted.application.internet.ClientService} whose C{prepareConnection} starts the
   setup of each connection: login (plaintext or MD5 challenge), a bounded wait for
   C{FullyBooted}, the keep-alive C{Ping}, and re-reading live channels into the
@@ -309,7 +312,11 @@ class AMIClient(Actions, Service):
             return
         if self.keepalive_interval:
             protocol.start_keepalive(self.keepalive_interval)
-        self.log.info("AMI connected and logged in as {username}", username=self.username)
+        self.log.info(
+            "AMI connected and logged in as {username} (events: {events})",
+            username=self.username,
+            events=self.event_mask or "all the user may read",
+        )
         self._set_ready(protocol)
 
     def _lost(self, protocol: AMIProtocol, reason: Failure) -> None:

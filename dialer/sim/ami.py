@@ -19,6 +19,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from dialer.ami.eventmask import CLASSES, sends, session_classes
 from dialer.ami.message import Framer, FramingError, Message
 from dialer.sim.pbx import Channel, OriginateRequest
 
@@ -63,6 +64,7 @@ class AMISession(protocol.Protocol):
         self.username = ""
         self.events_on = True
         self.event_classes: frozenset[str] | None = None  # None: every class
+        self._sent: dict[str, bool] = {}  # Privilege header -> sent under the current mask
         self.challenge: str | None = None
         self.closing = False
         self.session_id = f"0x{sim.rng.getrandbits(44):x}"
@@ -109,13 +111,11 @@ class AMISession(protocol.Protocol):
         """An event from the PBX (sent when logged in and its class is wanted)."""
         if not (self.authenticated and self.events_on):
             return
-        wanted = self.event_classes
-        if wanted is not None:
+        if self.event_classes is not None:
             headers = msg.headers
             # Events put Privilege second; avoid building a look-up index per event.
             priv = headers[1][1] if len(headers) > 1 and headers[1][0] == "Privilege" else ""
-            classes = priv.lower().split(",")
-            if not wanted.intersection(classes):
+            if not self.wants(priv):
                 return
         self.send(msg)
 
@@ -123,20 +123,27 @@ class AMISession(protocol.Protocol):
         """True when an event of C{privilege} (C{"call,all"}) would be sent to this session."""
         if not (self.authenticated and self.events_on):
             return False
-        wanted = self.event_classes
-        return wanted is None or not wanted.isdisjoint(privilege.lower().split(","))
+        if self.event_classes is None:
+            return True
+        sent = self._sent.get(privilege)
+        if sent is None:
+            # manager.c process_events: every class of the event must be in the mask
+            sent = self._sent[privilege] = sends(self.event_classes, privilege)
+        return sent
 
-    def set_event_mask(self, mask: str) -> None:
-        """C{on}/C{all}, C{off}, or a list of classes (C{call,agi,system}), as Asterisk."""
-        mask = mask.strip().lower()
-        if mask in ("on", "yes", "true", "all", "1"):
-            self.events_on, self.event_classes = True, None
-        elif mask in ("off", "no", "false", "0", ""):
-            self.events_on, self.event_classes = False, None
-        else:
-            classes = frozenset(c.strip() for c in mask.split(",") if c.strip())
-            self.events_on = bool(classes)
-            self.event_classes = None if "all" in classes else classes
+    def set_event_mask(self, mask: str) -> bool | None:
+        """
+        Apply a Login C{Events:} / C{EventMask:} value as Asterisk's C{set_eventmask}
+        (see L{dialer.ami.eventmask.session_classes}); returns None when the value is
+        empty (mask unchanged), else whether any class is now on.
+        """
+        classes = session_classes(mask)
+        if classes is None:
+            return None
+        self._sent = {}
+        self.events_on = bool(classes)
+        self.event_classes = None if classes == frozenset(CLASSES) else classes
+        return self.events_on
 
     def is_closing(self) -> bool:
         """True once the session is closing (after Logoff or a failed login)."""
@@ -277,8 +284,7 @@ class AMISession(protocol.Protocol):
             return
         self.authenticated = True
         self.username = user
-        if msg.get("Events") is not None:
-            self.set_event_mask(msg.get("Events") or "")
+        self.set_event_mask(msg.get("Events") or "")  # empty or absent: unchanged (all)
         self.reply(msg, "Success", [("Message", "Authentication accepted")])
         if self.sim.booted:
             self.event(self.sim.fully_booted())
@@ -305,8 +311,11 @@ class AMISession(protocol.Protocol):
         )
 
     def action_events(self, msg: Message) -> None:
-        self.set_event_mask(msg.get("EventMask") or "")
-        self.reply(msg, "Success", [("Events", "On" if self.events_on else "Off")])
+        on = self.set_event_mask(msg.get("EventMask") or "")
+        if on is None:
+            self.error(msg, "Invalid event mask")
+        else:
+            self.reply(msg, "Success", [("Events", "On" if on else "Off")])
 
     def action_coresettings(self, msg: Message) -> None:
         self.reply(

@@ -49,6 +49,16 @@ def test_good_config(tmp_path):
     assert c.agents.names == ("agent1", "agent2") and c.agents.simulated
     assert c.http_endpoint.endswith("interface=127.0.0.1")
     assert "s3cret" not in repr(c)
+    # the Login Events: mask: what the engine reads, unless [[ami]] events says otherwise
+    assert [a.events for a in c.ami] == ["system,call,user,agi"] * 2
+
+
+def test_events_setting_is_normalised(tmp_path):
+    """[[ami]] events: a string or a list, any case and spacing, becomes the exact Events: value."""
+    text = GOOD.replace("lines = 12", 'lines = 12\nevents = " Agi, call ,System,dialplan "', 1)
+    text = text.replace('secret = "other"', 'secret = "other"\nevents = ["all"]', 1)
+    c = daemonconf.load(write(tmp_path, text))
+    assert [a.events for a in c.ami] == ["system,call,dialplan,agi", "all"]
 
 
 @pytest.mark.parametrize(
@@ -67,6 +77,22 @@ def test_good_config(tmp_path):
         ),
         (('names = ["agent1", "agent2"]', 'names = ["a", "a"]'), r"\[agents\]\.names", "duplicate"),
         (("[agi]", '[agi]\nendpoint = "tcp:4573"'), r"\[agi\]\.endpoint", "interface"),
+        (
+            ("lines = 12", 'lines = 12\nevents = "system,call,agi,bogus"'),
+            r"\[\[ami\]\]\[0\]\.events",
+            "unknown AMI event class 'bogus'",
+        ),
+        (
+            ('secret = "other"', 'secret = "other"\nevents = "system,agi,user"'),
+            r"\[\[ami\]\]\[1\]\.events",
+            "drops class 'call'.*Hangup.* / ",
+        ),
+        (
+            ("lines = 12", 'lines = 12\nevents = "system,call,agi"'),
+            r"\[\[ami\]\]\[0\]\.events",
+            "amd is on.*user.*dialplan",
+        ),
+        (("lines = 12", "lines = 12\nevents = 3"), r"\[\[ami\]\]\[0\]\.events", "comma-separated"),
         (
             ("lines = 12", 'lines = 12\ndial_template = "PJSIP/x"'),
             r"\[\[ami\]\]\[0\]\.dial_template",
@@ -117,3 +143,15 @@ def test_check_config_cli(tmp_path, capsys):
     assert main(["check-config", "--config", str(bad), "--no-db"]) == 1
     err = capsys.readouterr().err
     assert "bad.toml: [[ami]][0].lines" in err and err.count("\n") == 1
+
+
+def test_bad_event_mask_stops_check_config_and_run(tmp_path, capsys):
+    """check-config and run refuse a mask without call events: one line naming file and key."""
+    from dialer.cli import main
+
+    bad = write(tmp_path, GOOD.replace("lines = 12", 'lines = 12\nevents = "system,agi,user"', 1))
+    for argv in (["check-config", "--config", str(bad), "--no-db"], ["run", "--config", str(bad)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "dialer.toml: [[ami]][0].events: the mask drops class 'call'" in err, argv
+        assert err.count("\n") == 1

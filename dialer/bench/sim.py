@@ -181,6 +181,7 @@ def run_virtual(args: argparse.Namespace) -> dict[str, Any]:
     """Simulated hours on a FastClock: sim + real AMIClient + real FastAGIFactory, no sockets."""
     from dialer.agi.server import FastAGIFactory
     from dialer.ami.client import AMIClient
+    from dialer.ami.eventmask import DEFAULT_EVENT_MASK
     from dialer.sim.loopback import LoopbackEndpoint
     from dialer.sim.profile import parse_profile
     from dialer.sim.virtual import FastClock, run_for
@@ -221,11 +222,15 @@ def run_virtual(args: argparse.Namespace) -> dict[str, Any]:
         agi_endpoint=lambda h, p: LoopbackEndpoint(cast(Any, clock), agi, p),
     )
     client = AMIClient(
-        sim.ami_endpoint(), "dialer", "dialer", clock=cast(Any, clock), keepalive_interval=None
+        sim.ami_endpoint(),
+        "dialer",
+        "dialer",
+        clock=cast(Any, clock),
+        keepalive_interval=None,
+        events=DEFAULT_EVENT_MASK,  # the daemon's default [[ami]] events (Login Events:)
     )
     client.startService()
     run_for(clock, 1.0)
-    client.send_action(Message.action("Events", {"EventMask": "call,system,agi"}))
     live = [0]
 
     def ended(result: Any) -> Any:

@@ -32,6 +32,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from dialer.ami.client import AMIClient
+from dialer.ami.eventmask import DEFAULT_EVENT_MASK
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, ControllerSettings, Line
 from dialer.campaign.simdesk import SimulatedDesk
@@ -59,7 +60,6 @@ from dialer.store.migrate import upgrade
 from dialer.store.schema import contacts, draw_members, draws, units
 
 T0 = 1_795_600_000.0
-BENCH_EVENT_MASK = "call,agi,user,system"
 UNITS = 10
 
 
@@ -222,10 +222,10 @@ def run_shift(
             keepalive_interval=None,
             retry_policy=lambda attempt: 0.5,
             resync_channels=False,
-            # what the controller reads: call, agi (IVR), user (hold's UserEvent MinyiAMD with
-            # the AMD verdict) and system (FullyBooted); no dialplan (Newexten, VarSet) or cdr
-            # events, about half of all the PBX sends
-            events=BENCH_EVENT_MASK,
+            # the daemon's default [[ami]] events mask: what the controller reads (system,
+            # call, user for hold's UserEvent MinyiAMD, agi); no dialplan (Newexten, VarSet)
+            # or cdr events, about half of all the PBX sends
+            events=DEFAULT_EVENT_MASK,
         )
         bus = EventBus()
         pool = AgentPool()

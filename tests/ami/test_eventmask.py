@@ -205,3 +205,14 @@ class SimMaskTests(SynchronousTestCase):
             "Off",
         ]
         assert "Invalid event mask" in str(replies[3].value)
+
+
+def test_manager_conf_read_allows_the_default_mask():
+    """asterisk_conf/manager.conf's dialer user may read every class of the default mask."""
+    import configparser
+
+    conf = configparser.ConfigParser(inline_comment_prefixes=(";",), comment_prefixes=(";",))
+    conf.read(Path(__file__).resolve().parents[2] / "asterisk_conf" / "manager.conf")
+    read = session_classes(conf["dialer"]["read"])  # get_perm reads the list the same way
+    wanted = session_classes(DEFAULT_EVENT_MASK)
+    assert read is not None and wanted is not None and wanted <= read

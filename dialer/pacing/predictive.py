@@ -127,6 +127,8 @@ class Predictive:
     @param min_answers: live answers needed before the controller may loosen.
     @param exact_below: use the exact tail while the count threshold is below this.
     @param max_launch: most calls launched in one tick.
+    @param cold_theta: the most C{theta} may be while a single abandonment would put the ledger
+        over C{target} (fewer than C{1 / target} live answers).
     """
 
     mode = "predictive"
@@ -147,6 +149,7 @@ class Predictive:
         min_answers: int = 30,
         exact_below: int = 30,
         max_launch: int = 1000,
+        cold_theta: float = 0.01,
     ) -> None:
         self.target = target
         self.setpoint = setpoint
@@ -167,6 +170,7 @@ class Predictive:
         self.max_launch = max_launch
         self._last_control: float | None = None
         self.last_risk = 0.0
+        self.cold_theta = cold_theta
 
     # -- control ------------------------------------------------------------------------------
 
@@ -213,6 +217,12 @@ class Predictive:
                 )
         log_theta = self._log_ref + self.gain * max(-5.0, min(3.0, surplus))
         self.theta = min(self.theta_max, max(self.theta_min, math.exp(log_theta)))
+        if self.target * live < 1.0:
+            # Cold start: until the ledger can absorb one abandonment, a single one would put the
+            # whole-campaign figure over the legal target (1 in 14 answers reads 7 %), so risk
+            # hardly any.  Costs nothing measurable over a shift (the first few minutes at 20
+            # agents); keeps short campaigns and demos honest.
+            self.theta = min(self.theta, self.cold_theta)
 
     # -- decision -----------------------------------------------------------------------------
 

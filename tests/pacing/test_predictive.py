@@ -150,10 +150,25 @@ def test_controller_tightens_over_the_setpoint_and_loosens_under(model):
 
 def test_controller_does_not_loosen_on_few_answers(model):
     """Ten answers without abandonment are no evidence: the threshold stays where it was."""
-    policy = Predictive(theta=0.03)
+    policy = Predictive(theta=0.03, cold_theta=1.0)
     for t in range(0, 600, 30):
         policy.decide(snapshot(float(t), ledger=_ledger(10, 0), model=model))
     assert policy.theta == pytest.approx(0.03)
+
+
+def test_cold_start_risks_little_until_one_abandonment_fits_the_target(model):
+    """Below 1/target live answers (one abandonment would break 3 %) theta is capped; after, not."""
+    cold, warm = Predictive(theta=0.03), Predictive(theta=0.03)
+    cold.decide(snapshot(60.0, ledger=_ledger(33, 0), model=model))
+    warm.decide(snapshot(60.0, ledger=_ledger(34, 0), model=model))
+    assert cold.theta == pytest.approx(cold.cold_theta)
+    assert warm.theta >= 0.03
+    busy = snapshot(
+        NOW, idle=(NOW - 5,) * 2, talking=(NOW - 100,) * 18, ledger=_ledger(33, 0), model=model
+    )
+    fewer = Predictive(theta=0.03).decide(busy).launch
+    more = Predictive(theta=0.03, cold_theta=1.0).decide(busy).launch
+    assert fewer < more
 
 
 def test_decision_with_100_agents_is_fast(model):

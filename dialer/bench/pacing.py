@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import statistics
+import sys
 import time
 from multiprocessing import get_context
 from pathlib import Path
@@ -93,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="file to write the sweep table into / 输出文件"
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="JSON-lines file keeping every finished shift of a sweep; a rerun skips those"
+        " / 逐班次结果文件（可续跑）",
+    )
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
@@ -139,36 +148,92 @@ def run_one(scenario: Scenario, mode: str, seed: int, engine: str = "harness") -
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.sweep:
-        return sweep(args.seeds, args.jobs, args.out, args.engine, args.hours)
+        return sweep(args.seeds, args.jobs, args.out, args.engine, args.hours, args.results)
     figures = run_one(_scenario(args), args.mode, args.seed, args.engine).figures()
     figures["engine"] = args.engine
     return figures
 
 
-def _job(job: tuple[str, str, int, str, float | None]) -> dict[str, Any]:
+Job = tuple[str, str, int, str, float | None]
+
+
+def _job(job: Job) -> dict[str, Any]:
     name, mode, seed, engine, hours = job
     sc = SCENARIOS[name]
     if hours is not None:
         sc = sc.with_(hours=hours)
-    return run_one(sc, mode, seed, engine).figures()
+    started = time.perf_counter()
+    figures = run_one(sc, mode, seed, engine).figures()
+    figures.update(engine=engine, sweep_hours=hours, wall_s=time.perf_counter() - started)
+    return figures
+
+
+def _key(r: dict[str, Any]) -> Job:
+    return (r["scenario"], r["mode"], r["seed"], r["engine"], r["sweep_hours"])
+
+
+def _load_results(path: Path | None) -> dict[Job, dict[str, Any]]:
+    """Shifts a previous run of the same sweep already finished (one JSON object a line)."""
+    done: dict[Job, dict[str, Any]] = {}
+    if path is None or not path.exists():
+        return done
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            done[_key(r)] = r
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{path}:{n}: not a sweep result ({e}) / 不是基准结果行") from e
+    return done
 
 
 def sweep(
-    seeds: int, jobs: int, out: Path | None, engine: str = "harness", hours: float | None = None
+    seeds: int,
+    jobs: int,
+    out: Path | None,
+    engine: str = "harness",
+    hours: float | None = None,
+    results_file: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the whole table; return its figures and write it into C{out} if given."""
-    work = [
+    """
+    Run the whole table; return its figures and write it into C{out} if given.
+
+    Each finished shift is printed as one progress line and, with C{results_file}, appended to
+    it at once, so a sweep of hours that is stopped resumes where it was.  The biggest teams go
+    first so that the last minutes are not one long shift on one core.
+    """
+    work: list[Job] = [
         (name, mode, seed, engine, hours)
-        for name in SCENARIOS
+        for name in sorted(SCENARIOS, key=lambda n: -SCENARIOS[n].agents)
         for mode in ("predictive", "progressive")
         for seed in range(seeds)
     ]
+    done = _load_results(results_file)
+    results = [done[j] for j in work if j in done]
+    todo = [j for j in work if j not in done]
     started = time.perf_counter()
-    if jobs > 1:
+
+    def finished(r: dict[str, Any]) -> None:
+        results.append(r)
+        if results_file is not None:
+            with results_file.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(r, sort_keys=True) + "\n")
+        print(
+            f"[{len(results)}/{len(work)}] {r['scenario']} {r['mode']} seed {r['seed']}:"
+            f" U {r['utilisation']:.3f}, abandoned {r['abandonment_pct']:.2f} %"
+            f" ({r['wall_s']:.0f} s) / 已完成",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if jobs > 1 and len(todo) > 1:
         with get_context("fork").Pool(jobs) as pool:
-            results = pool.map(_job, work, chunksize=1)
+            for r in pool.imap_unordered(_job, todo, chunksize=1):
+                finished(r)
     else:
-        results = [_job(j) for j in work]
+        for j in todo:
+            finished(_job(j))
     rows = summarise(results)
     table = markdown(rows, seeds, hours)
     print(table)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from dialer.bench import pacing as pacing_bench
 from dialer.cli import main
 from dialer.pacing.harness import run_shift
 from dialer.pacing.predictive import Predictive
@@ -136,3 +137,26 @@ def test_bench_real_engine_is_refused_cleanly_when_missing(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "dialer.campaign.benchrun", None)  # import fails
     assert main(["bench", "pacing", "--hours", "0.01", "--engine", "real"]) == 1
     assert "benchrun" in capsys.readouterr().err
+
+
+def test_bench_sweep_keeps_results_and_resumes(tmp_path, capsys, monkeypatch):
+    """Each finished shift is appended to --results; a rerun runs none of them again."""
+    results = tmp_path / "sweep.jsonl"
+    argv = ["bench", "pacing", "--sweep", "--seeds", "1", "--hours", "0.02", "--jobs", "1"]
+    assert main([*argv, "--results", str(results)]) == 0
+    lines = results.read_text().splitlines()
+    assert len(lines) == 2 * len(SCENARIOS)
+    assert "[14/14]" in capsys.readouterr().err
+    monkeypatch.setattr(pacing_bench, "_job", lambda job: pytest.fail(f"ran {job} again"))
+    assert main([*argv, "--results", str(results), "--json"]) == 0
+    assert results.read_text().splitlines() == lines
+    assert "| n5-p30 |" in capsys.readouterr().out
+
+
+def test_bench_sweep_names_a_garbled_results_line(tmp_path, capsys):
+    """A results file that is not JSON lines is refused with its path and line number."""
+    results = tmp_path / "sweep.jsonl"
+    results.write_text('{"scenario": "n5-p30"}\nnot json\n')
+    argv = ["bench", "pacing", "--sweep", "--seeds", "1", "--hours", "0.02", "--jobs", "1"]
+    assert main([*argv, "--results", str(results)]) == 1
+    assert f"{results}:1" in capsys.readouterr().err

@@ -132,6 +132,14 @@ class Bridged:
 
 
 @dataclass(frozen=True)
+class Abandoned:
+    """Answered and never given to an interviewer or the IVR (nobody routed it: the
+    dialer was down); it waited in C{hold} and heard the safe-harbour message."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class IvrStarted:
     at: float
 
@@ -184,6 +192,7 @@ CallEvent = (
     | Answered
     | MachineDetected
     | Routed
+    | Abandoned
     | Bridged
     | IvrStarted
     | DialEnded
@@ -296,6 +305,8 @@ def advance(call: Call, event: CallEvent) -> Call:
                     facts=call._facts(ivr=True, abandoned=abandoned or call.facts.abandoned),
                 )
             return call._with(mode="agent", agent=agent)
+        case Abandoned():
+            return call._with(facts=call._facts(abandoned=True))
         case Bridged(at, agent):
             return call._to(
                 CallState.BRIDGED,

@@ -18,8 +18,13 @@ how many calls to launch, asks the hopper whom to dial, and for each contact:
 
 After a restart or an AMI reconnect, the attempts the store says are live are checked
 against the PBX's channels (C{CoreShowChannels}): those still up are adopted and
-followed, the others are ended as C{lost} (retried later by the rules). While a
-connection is down nothing is originated on it.
+followed. For the others Asterisk itself may know how they ended: every Originate pushes
+a hangup handler (C{minyi-outcome} in C{asterisk_conf/extensions.conf}) that writes the
+call's end into the AstDB (family C{minyi_outcome}, key the attempt id). The controller
+asks C{DBGet} and ends the attempt with its real disposition (L{dialer.campaign.outcomes});
+only an attempt with no record is ended as C{lost} (retried later by the rules). Once a
+disposition is written the key is deleted (C{DBDel}). While a connection is down nothing
+is originated on it.
 
 Time comes from the injected C{clock}; the DB from an object with C{do} /
 C{do_with_transaction} (the thread pool in the daemon, L{dialer.store.inline.InlineDB}
@@ -54,6 +59,14 @@ from dialer.campaign.agents import AgentPool
 from dialer.campaign.calls import Call, CallState
 from dialer.campaign.dispositions import OUTCOMES, SurveyResult
 from dialer.campaign.hopper import select
+from dialer.campaign.outcomes import (
+    FAMILY,
+    HANDLER,
+    HangupRecord,
+    OutcomeRecordError,
+    parse_record,
+    settle,
+)
 from dialer.campaign.retries import RetryRules, parse_rules
 from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
 from dialer.events import (
@@ -115,6 +128,14 @@ class AMI(Protocol):
 
     def core_show_channels(self) -> Deferred[list[Message]]: ...
 
+    def send_action(
+        self, message: Message, *, timeout: float | None = None
+    ) -> Deferred[Message]: ...
+
+    def send_list_action(
+        self, message: Message, *, timeout: float | None = None
+    ) -> Deferred[Any]: ...
+
 
 @dataclass(eq=False)
 class Line:
@@ -173,6 +194,10 @@ class ControllerSettings:
     status_poll: float = 2.0
     id_prefix: str = "mny"
     always_open: bool = False  # ignore calling windows (demo, benchmarks)
+    # the hangup handler each Originate pushes (it records the call's end in the AstDB);
+    # None: do not push one (a dialplan without the minyi-outcome context)
+    outcome_handler: str | None = HANDLER
+    astdb_timeout: float = 5.0  # DBGet / DBDel
 
 
 @dataclass
@@ -647,10 +672,7 @@ class CampaignController(Service):
             priority=1,
             timeout=self.settings.ring_timeout,
             caller_id=self.campaign.caller_id,
-            variables=[
-                (ATTEMPT_VARIABLE, str(aid)),  # the IVR runner finds its attempt by it
-                ("CAMPAIGN", str(self.campaign.id)),
-            ],
+            variables=self._originate_variables(aid, action_id),
             channel_id=call.uniqueid,
             other_channel_id=f"{call.uniqueid}-2",
             action_id=action_id,
@@ -667,6 +689,19 @@ class CampaignController(Service):
             lambda r: self._originate_result(aid, r),
             lambda f: self._originate_no_result(aid, f),
         )
+
+    def _originate_variables(self, aid: int, action_id: str) -> list[tuple[str, str]]:
+        variables = [
+            (ATTEMPT_VARIABLE, str(aid)),  # the IVR runner finds its attempt by it
+            ("CAMPAIGN", str(self.campaign.id)),
+        ]
+        handler = self.settings.outcome_handler
+        if handler:
+            # Asterisk splits a Variable header on commas outside quotes and removes the
+            # quotes: the handler's "context,exten,priority" stays one value.
+            variables.append(("MINYI_TOKEN", action_id))
+            variables.append(("CHANNEL(hangup_handler_push)", f'"{handler}"'))
+        return variables
 
     def _originate_not_queued(self, aid: int, f: Failure) -> None:
         from dialer.ami.protocol import ActionFailed, NotConnected
@@ -1077,7 +1112,8 @@ class CampaignController(Service):
                 up[uid] = item
         stored = await self.db.do(store.thd_live_attempts, self.campaign.id)
         now = self.clock.seconds()
-        adopted = lost = 0
+        adopted = lost = settled = 0
+        gone: list[tuple[int, float | None]] = []  # (attempt, seconds left of its grace)
         for attempt in stored:
             if attempt.server not in (line.name, None):
                 continue
@@ -1099,26 +1135,40 @@ class CampaignController(Service):
                 if current.state is CallState.WRAPUP:
                     continue  # the line is down anyway; the agent's result is awaited
                 young = now - (current.originated_at or current.created_at)
+                left = None
                 if not current.channel_seen and young < self.settings.pending_grace:
-                    # Originate may still be on its way to a channel: followed by its id,
-                    # and ended as lost only if no channel shows up in time.
-                    self._track[attempt.id].timer = self.clock.callLater(
-                        self.settings.pending_grace - young, self._recheck_pending, attempt.id
-                    )
-                    continue
-                self._advance(attempt.id, c.Lost(now))
-                lost += 1
+                    left = self.settings.pending_grace - young
+                gone.append((attempt.id, left))
                 continue
             adopted += 1
             if known is None:
                 self._resume(attempt.id, live_item)
+        records = await self._fetch_outcomes(line, [aid for aid, _ in gone])
+        now = self.clock.seconds()
+        for aid, left in gone:
+            record = records.get(aid)
+            if record is not None and self._settle(aid, record, line):
+                settled += 1
+                continue
+            pending = self.calls.get(aid)
+            if pending is None or pending.ended:
+                continue
+            if left is not None:
+                # Originate may still be on its way to a channel: followed by its id,
+                # and ended as lost only if no channel (nor AstDB record) shows up in time.
+                self._track[aid].timer = self.clock.callLater(left, self._recheck_pending, aid)
+                continue
+            self._advance(aid, c.Lost(now))
+            lost += 1
         self._reconciled.add(line.name)
         self._down_since.pop(line.name, None)
         self.log.info(
-            "campaign {campaign}: reconciled {line}: {adopted} live, {lost} lost",
+            "campaign {campaign}: reconciled {line}: {adopted} live, {settled} ended while "
+            "away (AstDB), {lost} lost",
             campaign=self.campaign.id,
             line=line.name,
             adopted=adopted,
+            settled=settled,
             lost=lost,
         )
         self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
@@ -1126,8 +1176,137 @@ class CampaignController(Service):
 
     def _recheck_pending(self, aid: int) -> None:
         call = self.calls.get(aid)
-        if call is not None and not call.ended and not call.channel_seen:
-            self._advance(aid, c.Lost(self.clock.seconds()))
+        track = self._track.get(aid)
+        if call is None or track is None or call.ended or call.channel_seen:
+            return
+
+        async def recheck() -> None:
+            records = await self._fetch_outcomes(track.line, [aid])
+            record = records.get(aid)
+            if record is not None and self._settle(aid, record, track.line):
+                return
+            current = self.calls.get(aid)
+            if current is not None and not current.ended and not current.channel_seen:
+                self._advance(aid, c.Lost(self.clock.seconds()))
+
+        self._track_write(Deferred.fromCoroutine(recheck()))
+
+    # -- the AstDB outcome records (see dialer.campaign.outcomes) -------------------------
+
+    async def _fetch_outcomes(self, line: Line, aids: Sequence[int]) -> dict[int, HangupRecord]:
+        """The AstDB records of C{aids} that exist and can be read (DBGets in parallel)."""
+        if not aids or not self.settings.outcome_handler:
+            return {}
+        texts = await defer.gatherResults(
+            [Deferred.fromCoroutine(self._db_get(line, aid)) for aid in aids]
+        )
+        records: dict[int, HangupRecord] = {}
+        for aid, text in zip(aids, texts, strict=True):
+            if text is None:
+                continue
+            try:
+                records[aid] = parse_record(text, aid)
+            except OutcomeRecordError as e:
+                self.log.error(
+                    "campaign {campaign}: {error}; the call counts as lost",
+                    campaign=self.campaign.id,
+                    error=str(e),
+                )
+        return records
+
+    async def _db_get(self, line: Line, aid: int) -> str | None:
+        """C{DBGet minyi_outcome <aid>}: the value, or None (no entry, or no answer)."""
+        from dialer.ami.protocol import ActionFailed
+
+        send = getattr(line.ami, "send_list_action", None)
+        if send is None:
+            return None  # an event-level stand-in (the engine benchmark's) has no AstDB
+        message = Message.action("DBGet", [("Family", FAMILY), ("Key", str(aid))])
+        try:
+            result = await send(message, timeout=self.settings.astdb_timeout)
+        except ActionFailed as e:
+            text = e.response.get("Message") or ""
+            if text != "Database entry not found":
+                self.log.warn(  # noqa: G010
+                    "attempt {attempt}: DBGet on {line} refused ({error})",
+                    attempt=aid,
+                    line=line.name,
+                    error=text,
+                )
+            return None
+        except Exception as e:
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: DBGet on {line} failed ({error})",
+                attempt=aid,
+                line=line.name,
+                error=repr(e),
+            )
+            return None
+        for event in result.events:
+            if (event.name or "").lower() == "dbgetresponse":
+                value: str | None = event.get("Val")
+                return value
+        return None
+
+    def _forget_outcome(self, line: Line, aid: int) -> None:
+        """C{DBDel minyi_outcome <aid>}, fire and forget: the AstDB does not grow forever."""
+        send = getattr(line.ami, "send_action", None)
+        if not self.settings.outcome_handler or send is None or not line.ami.ready:
+            return
+        message = Message.action("DBDel", [("Family", FAMILY), ("Key", str(aid))])
+
+        def failed(f: Failure) -> None:
+            self.log.debug(
+                "attempt {attempt}: DBDel on {line}: {error}",
+                attempt=aid,
+                line=line.name,
+                error=f.getErrorMessage(),
+            )
+
+        send(message, timeout=self.settings.astdb_timeout).addErrback(failed)
+
+    def _settle(self, aid: int, record: HangupRecord, line: Line) -> bool:
+        """End (or move to wrap-up) C{aid} as its AstDB record says; False if it cannot."""
+        call = self.calls.get(aid)
+        track = self._track.get(aid)
+        if call is None or track is None or call.ended:
+            return False
+        if not record.matches(call.action_id):
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: AstDB outcome belongs to another Originate (stale key); "
+                "ignored and deleted",
+                attempt=aid,
+            )
+            self._forget_outcome(line, aid)
+            return False
+        now = self.clock.seconds()
+        new = settle(call, record, now=now, amd=self.settings.amd, grace=self.settings.grace)
+        if new.facts.answered and not call.facts.answered and not new.facts.machine:
+            self.ledger.record_live_answer(new.answered_at or now)
+        if new.facts.abandoned and not call.facts.abandoned:
+            self.ledger.record_abandoned(new.ended_at or now)
+        self.calls[aid] = new
+        track.extra["astdb"] = True  # its key is deleted once the disposition is written
+        self.log.info(
+            "attempt {attempt}: ended while the dialer was away (AstDB, cause {cause})",
+            attempt=aid,
+            cause=record.cause,
+        )
+        if new.ended:
+            self._finish(new, track)
+            return True
+        # reached an interviewer: the interview result is theirs to give (as live)
+        agent = new.agent
+        desk = self.agents.get(agent) if agent is not None else None
+        if agent is not None and desk is not None:
+            track.agent = agent
+            track.live_observed = True
+            if desk.state.value == "idle" or desk.attempt_id == aid:
+                if desk.state.value != "talking":
+                    self.agents.talking(agent, now, aid)
+                self._agent_wrapping(agent, aid)
+        self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
+        return True
 
     def _resume(self, aid: int, item: Message) -> None:
         """Pick up a call found alive after a restart, from what CoreShowChannel says."""
@@ -1219,6 +1398,8 @@ class CampaignController(Service):
             final_outcome = outcome
             if decision is not None and decision.outcome is not None:
                 final_outcome = OUTCOMES[decision.outcome]  # e.g. the IVR's result, if we missed it
+            if decision is not None and (call.channel_seen or track.extra.get("astdb")):
+                self._forget_outcome(track.line, aid)  # the hangup handler's record is spent
             if final_outcome.name == "complete" and decision is not None:
                 # a filled quota stops the unit now, not at the next batch
                 self._completed[call.unit_id] = self._completed.get(call.unit_id, 0) + 1

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from dialer.ami.eventmask import CLASSES, sends, session_classes
 from dialer.ami.message import Framer, FramingError, Message
+from dialer.sim.dialplan import separate_args
 from dialer.sim.pbx import Channel, OriginateRequest
 
 if TYPE_CHECKING:
@@ -430,9 +431,11 @@ class AMISession(protocol.Protocol):
         cid_name, cid_num = _parse_callerid(msg.get("CallerID") or "")
         variables = []
         for v in msg.get_all("Variable"):
-            for part in v.split(","):
-                k, _, val = part.partition("=")
-                if k.strip():
+            # manager.c: each header is split like application arguments (commas outside
+            # quotes/parentheses; quotes removed), then each item at its first "="
+            for part in separate_args(v.lstrip()):
+                k, sep, val = part.partition("=")
+                if sep and k.strip():
                     variables.append((k.strip(), val))
         try:
             timeout = float(msg.get("Timeout") or 30000) / 1000.0
@@ -539,6 +542,72 @@ class AMISession(protocol.Protocol):
             return
         self.reply(msg, "Success", [("Message", "Redirect successful")])
         chan.redirect(context, exten, priority)
+
+    # -- the Asterisk database (main/db.c) ------------------------------------------------
+
+    def _db_args(self, msg: Message, *, dot: bool = True) -> tuple[str, str] | None:
+        family = msg.get("Family") or ""
+        key = msg.get("Key") or ""
+        end = "." if dot else ""
+        if not family:
+            self.error(msg, "No family specified" + end)
+            return None
+        if not key:
+            self.error(msg, "No key specified" + end)
+            return None
+        return family, key
+
+    def action_dbget(self, msg: Message) -> None:
+        """C{DBGet}: a one-item event list (DBGetResponse, DBGetComplete), or an error."""
+        args = self._db_args(msg)
+        if args is None:
+            return
+        value = self.sim.database.get(args)
+        if value is None:
+            self.error(msg, "Database entry not found")
+            return
+        aid = msg.get("ActionID")
+        # astman_append: Family, Key, Val, then the ActionID; no Privilege header
+        item: list[tuple[str, str]] = [("Family", args[0]), ("Key", args[1]), ("Val", value)]
+        item += [("ActionID", aid)] if aid else []
+        self._list(
+            msg, "Result will follow", [Message.event("DBGetResponse", item)], "DBGetComplete"
+        )
+
+    def action_dbput(self, msg: Message) -> None:
+        args = self._db_args(msg, dot=False)
+        if args is None:
+            return
+        self.sim.database[args] = msg.get("Val") or ""
+        self.reply(msg, "Success", [("Message", "Updated database successfully")])
+
+    def action_dbdel(self, msg: Message) -> None:
+        args = self._db_args(msg)
+        if args is None:
+            return
+        if self.sim.database.pop(args, None) is None:
+            # Asterisk 22 checks the key first (ast_db_del2)
+            self.error(msg, "Database entry could not be deleted")
+            return
+        self.reply(msg, "Success", [("Message", "Key deleted successfully")])
+
+    def action_dbdeltree(self, msg: Message) -> None:
+        family = msg.get("Family") or ""
+        if not family:
+            self.error(msg, "No family specified.")
+            return
+        prefix = msg.get("Key") or ""
+        doomed = [
+            k
+            for k in self.sim.database
+            if k[0] == family and (not prefix or k[1] == prefix or k[1].startswith(prefix + "/"))
+        ]
+        if not doomed:
+            self.error(msg, "Database entry not found")
+            return
+        for k in doomed:
+            del self.sim.database[k]
+        self.reply(msg, "Success", [("Message", "Key tree deleted successfully")])
 
     def action_getvar(self, msg: Message) -> None:
         pbx = self.sim.pbx

@@ -5,16 +5,27 @@ A small reader for Asterisk C{extensions.conf} and the variable expansion the si
 Pure code: no Twisted, no clock. It understands the subset our C{asterisk_conf/} and the
 reference rig use: C{[context]} sections, C{exten => EXTEN,PRIO,App(args)}, C{same => n,...},
 numbered and C{n} priorities, C{_X.} style patterns (X, Z, N, [..], ., !), C{[globals]},
-C{#include}/C{#tryinclude} (relative to the including file) and C{;} comments.
+C{#include}/C{#tryinclude} (relative to the including file), C{;} comments and C{\\;}
+(an escaped semicolon: a literal C{;}, the backslash removed, as Asterisk's config reader).
 """
 
 from __future__ import annotations
 
 import re
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Dialplan", "DialplanError", "Step", "expand", "split_app", "split_args"]
+__all__ = [
+    "Dialplan",
+    "DialplanError",
+    "Step",
+    "expand",
+    "separate_args",
+    "split_app",
+    "split_args",
+]
 
 
 class DialplanError(ValueError):
@@ -149,10 +160,12 @@ class Dialplan:
 
 
 def _strip_comment(line: str) -> str:
-    out = []
+    out: list[str] = []
     escaped = False
     for ch in line:
         if escaped:
+            if ch == ";" and out and out[-1] == "\\":
+                out.pop()  # "\\;" is a literal semicolon; Asterisk drops the backslash
             out.append(ch)
             escaped = False
         elif ch == "\\":
@@ -239,15 +252,58 @@ def split_args(data: str) -> list[str]:
     return out
 
 
-def expand(text: str, lookup: dict[str, str] | None = None, **extra: str) -> str:
+def separate_args(text: str, delim: str = ",") -> list[str]:
+    """
+    Split C{text} as Asterisk's C{ast_app_separate_args} does (used for an Originate's
+    C{Variable:} header): on C{delim} outside parentheses, brackets and double quotes;
+    the quotes are removed and a backslash makes the next character literal.
+    """
+    out: list[str] = []
+    cur: list[str] = []
+    paren = bracket = 0
+    quote = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "(":
+            paren += 1
+        elif ch == ")":
+            paren = max(paren - 1, 0)
+        elif ch == "[":
+            bracket += 1
+        elif ch == "]":
+            bracket = max(bracket - 1, 0)
+        elif ch == '"' and delim != '"':
+            quote = not quote
+            i += 1
+            continue
+        elif ch == "\\":
+            if i + 1 < len(text):
+                cur.append(text[i + 1])
+            i += 2
+            continue
+        elif ch == delim and not (paren or bracket or quote):
+            out.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
+def expand(text: str, lookup: Mapping[str, str] | None = None, **extra: str) -> str:
     """
     Expand C{${NAME}}, C{${NAME:offset}} and C{${NAME:offset:length}} (Asterisk substring rules).
 
     Unknown names expand to the empty string, as in Asterisk. Function calls are looked up
-    by their full text, e.g. C{"CALLERID(num)"}.
+    by their full text, e.g. C{"CALLERID(num)"}; a C{lookup} mapping may compute values
+    on demand (a C{dict} subclass with C{__missing__}).
     """
-    values = dict(lookup or {})
-    values.update(extra)
+    values: Mapping[str, str] = lookup if lookup is not None else {}
+    if extra:
+        values = ChainMap(dict(extra), values)  # type: ignore[arg-type]
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -271,12 +327,19 @@ def expand(text: str, lookup: dict[str, str] | None = None, **extra: str) -> str
     return "".join(out)
 
 
-def _lookup_var(inner: str, values: dict[str, str]) -> str:
+def _get(values: Mapping[str, str], name: str) -> str:
+    try:
+        return values[name]
+    except KeyError:
+        return ""
+
+
+def _lookup_var(inner: str, values: Mapping[str, str]) -> str:
     m = re.match(r"^([^:]+)(?::(-?\d+))?(?::(-?\d+))?$", inner)
     if not m or "(" in inner:
-        return values.get(inner, "")
+        return _get(values, inner)
     name, offset, length = m.group(1), m.group(2), m.group(3)
-    value = values.get(name, "")
+    value = _get(values, name)
     if offset is None:
         return value
     start = int(offset)

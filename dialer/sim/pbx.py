@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from dialer.ami.message import Message
 from dialer.sim.dialplan import Dialplan, Step, expand, split_args
@@ -244,6 +245,7 @@ class Channel:
         self.recordings: list[Recording] = []
         self.agi: Any = None
         self.redirect_to: tuple[str, str, int] | None = None
+        self.hangup_handlers: list[str] = []  # CHANNEL(hangup_handler_push), oldest first
         self.dial_peer_name = ""
         self._waiter: defer.Deferred[str | None] | None = None
         self._wait_call: Any = None
@@ -285,17 +287,26 @@ class Channel:
         return self.name.split("/", 1)[0]
 
     def variables(self) -> dict[str, str]:
-        """Variables visible to expansions (globals, channel, and the built-ins)."""
-        values = dict(self.pbx.globals)
+        """Variables visible to expansions (globals, channel, and the built-ins).
+
+        Functions read by their full text: C{CALLERID(num|name)}, C{CHANNEL(state)},
+        C{CDR(answer,u)} and C{DB(family/key)} (the AstDB, looked up when read).
+        """
+        values = _Values(self.pbx.database)
+        values.update(self.pbx.globals)
         values.update(self.vars)
         values.update(
             EXTEN=self.exten,
             CONTEXT=self.context,
             UNIQUEID=self.uniqueid,
             CHANNEL=self.name,
+            HANGUPCAUSE=str(self.cause or 0),
+            EPOCH=str(int(self.pbx.clock.seconds())),
         )
         values["CALLERID(num)"] = "" if self.cid_num == "<unknown>" else self.cid_num
         values["CALLERID(name)"] = "" if self.cid_name == "<unknown>" else self.cid_name
+        values["CHANNEL(state)"] = STATE_DESC.get(self.state, "Unknown")
+        values["CDR(answer,u)"] = f"{self.answered_at or 0.0:.6f}"
         return values
 
     # -- waiting --------------------------------------------------------------------
@@ -385,6 +396,20 @@ class Channel:
         self._interrupt(Redirected())
 
 
+class _Values(dict[str, str]):
+    """Channel variables, plus C{DB(family/key)} read from the AstDB when asked for."""
+
+    def __init__(self, database: Mapping[tuple[str, str], str]) -> None:
+        super().__init__()
+        self._database = database
+
+    def __missing__(self, name: str) -> str:
+        if name.startswith("DB(") and name.endswith(")"):
+            family, _, key = name[3:-1].partition("/")
+            return self._database.get((family.strip(), key.strip()), "")
+        raise KeyError(name)
+
+
 def _now_text(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
 
@@ -409,6 +434,7 @@ class PBX:
         audio: list[Path] | None = None,
         planner: Planner | None = None,
         prompt_keys: Mapping[str, str] | None = None,
+        database: dict[tuple[str, str], str] | None = None,
     ) -> None:
         # zope interfaces are not understood by mypy here; keep the injected clock as Any.
         self.clock: Any = clock
@@ -433,7 +459,9 @@ class PBX:
         self.bridges: dict[str, Bridge] = {}
         self.subscribers: list[Subscriber] = []
         self.processed_calls = 0
-        self.database: dict[tuple[str, str], str] = {}
+        #: The AstDB: (family, key) -> value. Owned by the L{SimulatedPBX}, so it outlives
+        #: a restart as Asterisk's (an SQLite file) does.
+        self.database: dict[tuple[str, str], str] = {} if database is None else database
         self.stopped = False
         self.outcomes: dict[str, int] = {}
 
@@ -505,6 +533,90 @@ class PBX:
         """Set a channel variable (a VarSet event)."""
         chan.vars[name] = value
         self.chan_event("VarSet", chan, [("Variable", name), ("Value", value)])
+
+    def assign(self, chan: Channel, name: str, value: str) -> None:
+        """C{Set(name=value)}: a function write for C{NAME(...)}, else a variable."""
+        name = name.strip()
+        if name.endswith(")") and "(" in name:
+            self.write_function(chan, name, value)
+        else:
+            self.set_var(chan, name, value)
+
+    def write_function(self, chan: Channel, name: str, value: str) -> None:
+        """
+        Write a dialplan function (no VarSet, as Asterisk): C{DB(family/key)} puts an AstDB
+        entry, C{CHANNEL(hangup_handler_push)} adds a hangup handler
+        (C{[[context,]exten,]priority}) that runs when the channel hangs up. Other
+        functions are kept as variables of that name.
+        """
+        func, _, arg = name[:-1].partition("(")
+        func, arg = func.strip().upper(), arg.strip()
+        if func == "DB":
+            family, _, key = arg.partition("/")
+            if family.strip() and key.strip():
+                self.database[(family.strip(), key.strip())] = value
+            else:
+                self.log.warn("simulated PBX: DB() needs family/key, got {arg}", arg=arg)  # noqa: G010
+            return
+        if func == "CHANNEL" and arg.lower() == "hangup_handler_push":
+            chan.hangup_handlers.append(value)
+            self.chan_event("HangupHandlerPush", chan, [("Handler", value)])
+            return
+        self.set_var(chan, name, value)
+
+    def _handler_location(self, chan: Channel, handler: str) -> tuple[str, str, int] | None:
+        parts = [p.strip() for p in split_args(handler.split("(", 1)[0])]
+        try:
+            if len(parts) == 3:
+                return parts[0], parts[1], int(parts[2])
+            if len(parts) == 2:
+                return chan.context, parts[0], int(parts[1])
+            return chan.context, chan.exten, int(parts[0])
+        except ValueError:
+            return None
+
+    def run_hangup_handlers(self, chan: Channel) -> None:
+        """
+        Run C{chan}'s hangup handlers (most recently pushed first), as Asterisk does in
+        C{ast_hangup()} before the Hangup event: each is a Gosub ending in C{Return()}.
+        Only applications that finish at once are simulated here (Set, NoOp, ...);
+        one that would wait ends its handler, like any application on a hung-up channel.
+        """
+        handlers, chan.hangup_handlers = chan.hangup_handlers, []
+        saved = (chan.context, chan.exten, chan.priority, chan.app, chan.app_data)
+        for handler in reversed(handlers):
+            self.chan_event("HangupHandlerRun", chan, [("Handler", handler)])
+            where = self._handler_location(chan, handler)
+            if where is None:
+                self.log.warn("simulated PBX: bad hangup handler {handler}", handler=handler)  # noqa: G010
+                continue
+            context, exten, priority = where
+            for _ in range(100):  # a handler is short; no endless loop on a bad dialplan
+                step = self.dialplan.step(context, exten, priority)
+                if step is None or step.app.lower() == "return":
+                    break
+                chan.context, chan.exten, chan.priority = context, exten, priority
+                data = expand(step.data, chan.variables())
+                chan.app, chan.app_data = step.app, data
+                self.chan_event(
+                    "Newexten",
+                    chan,
+                    [("Extension", exten), ("Application", step.app), ("AppData", data)],
+                )
+                d = defer.Deferred.fromCoroutine(self._app(chan, step.app, data))
+                outcome: list[object] = []
+                d.addBoth(outcome.append)
+                if not outcome or isinstance(outcome[0], Exception | Failure):
+                    if not outcome:
+                        d.cancel()
+                        d.addErrback(lambda _: None)
+                    break
+                goto = outcome[0]
+                if isinstance(goto, tuple):
+                    context, exten, priority = goto
+                else:
+                    priority += 1
+        chan.context, chan.exten, chan.priority, chan.app, chan.app_data = saved
 
     def _bridge_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -653,13 +765,14 @@ class PBX:
         self.chan_event("Newexten", one, _app_headers(one, "AppDial2", "(Outgoing Line)"))
         one.app, one.app_data = "AppDial2", "(Outgoing Line)"
         for name, value in reversed(req.variables):
-            self.set_var(one, name, value)
+            self.assign(one, name, value)
         one.cid_num, one.cid_name = req.caller_num, req.caller_name
         one.conn_num, one.conn_name = req.caller_num, req.caller_name
         self.chan_event("NewCallerid", one, [("CID-CallingPres", _PRES)])
         self.chan_event("NewConnectedLine", one)
         for name, value in req.variables:
-            self.set_var(two, name, value)
+            if "(" not in name:  # Local copies variables to ;2, not function writes
+                self.set_var(two, name, value)
         two.cid_num, two.cid_name = req.caller_num, req.caller_name
         two.conn_num, two.conn_name = req.caller_num, req.caller_name
         self.chan_event("NewCallerid", two, [("CID-CallingPres", _PRES)])
@@ -865,6 +978,9 @@ class PBX:
     # -- ending channels ----------------------------------------------------------------
 
     def _hangup_event(self, chan: Channel, cause: int) -> None:
+        if chan.hangup_handlers:
+            chan.cause = cause  # HANGUPCAUSE as the Hangup event will say
+            self.run_hangup_handlers(chan)
         self.chan_event(
             "Hangup", chan, [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))]
         )
@@ -1107,6 +1223,8 @@ _PRES = "0 (Presentation Allowed, Not Screened)"
 _SIMULATED_CONTEXTS = frozenset({"agents", "callee"})
 _PRIVILEGE = {
     "Newexten": "dialplan,all",
+    "HangupHandlerPush": "dialplan,all",
+    "HangupHandlerRun": "dialplan,all",
     "VarSet": "dialplan,all",
     "DTMFBegin": "dtmf,all",
     "DTMFEnd": "dtmf,all",
@@ -1142,9 +1260,14 @@ async def app_goto(pbx: PBX, chan: Channel, data: str) -> AppResult:
 
 
 async def app_set(pbx: PBX, chan: Channel, data: str) -> AppResult:
-    """Set(NAME=value)."""
+    """Set(NAME=value) or Set(FUNCTION(args)=value)."""
     name, _, value = data.partition("=")
-    pbx.set_var(chan, name.strip(), value)
+    pbx.assign(chan, name.strip(), value)
+    return None
+
+
+async def app_return(pbx: PBX, chan: Channel, data: str) -> AppResult:
+    """Return(): the end of a Gosub (a hangup handler ends here)."""
     return None
 
 
@@ -1452,6 +1575,7 @@ _APPS: dict[str, AppHandler] = {
     "noop": app_noop,
     "goto": app_goto,
     "set": app_set,
+    "return": app_return,
     "wait": app_wait,
     "ringing": app_ringing,
     "answer": app_answer,

@@ -73,6 +73,9 @@ class SimulatedPBX:
         self.planner = planner
         self.prompt_keys = prompt_keys
         self.sessions: list[AMISession] = []
+        #: The AstDB ((family, key) -> value): it outlives restarts and stops of the
+        #: simulated Asterisk, as the real one's SQLite file does (not this process).
+        self.database: dict[tuple[str, str], str] = {}
         self.factory = AMIServerFactory(self)
         self.pbx: PBX | None = None
         self.accepting = False
@@ -95,6 +98,7 @@ class SimulatedPBX:
             audio=self.audio,
             planner=self.planner,
             prompt_keys=self.prompt_keys,
+            database=self.database,
         )
         for s in self.sessions:
             self.pbx.subscribe(s)

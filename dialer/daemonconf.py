@@ -185,6 +185,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     amis = []
     masks: list[object] = []  # raw [[ami]] events values, checked once [dialer] amd is known
     names: set[str] = set()
+    endpoints: dict[str, str] = {}  # endpoint -> server name
     for i, item in enumerate(raw_ami):
         where = f"[[ami]][{i}]"
         if not isinstance(item, dict):
@@ -212,12 +213,22 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         names.add(name)
         if "secret" not in item:
             raise r.fail(f"{where}.secret", "missing / 缺少 AMI 密码")
+        endpoint = r.endpoint(
+            f"{where}.endpoint", item.get("endpoint", DEFAULT_AMI_ENDPOINT), server=False
+        )
+        if endpoint in endpoints:
+            # Two connections to one Asterisk would see every call's events twice and count
+            # its lines twice; one server is one [[ami]] entry.
+            raise r.fail(
+                f"{where}.endpoint",
+                f"{endpoint!r} is already server {endpoints[endpoint]!r}'s endpoint"
+                f" / 与服务器 {endpoints[endpoint]!r} 的地址重复",
+            )
+        endpoints[endpoint] = name
         amis.append(
             AMIConfig(
                 name=name,
-                endpoint=r.endpoint(
-                    f"{where}.endpoint", item.get("endpoint", DEFAULT_AMI_ENDPOINT), server=False
-                ),
+                endpoint=endpoint,
                 username=r.string(f"{where}.username", item.get("username", "dialer")),
                 secret=r.string(f"{where}.secret", item["secret"]),
                 lines=r.whole(f"{where}.lines", item.get("lines", 30)),

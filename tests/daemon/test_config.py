@@ -67,6 +67,11 @@ def test_events_setting_is_normalised(tmp_path):
         (("lines = 12", 'lines = "ten"'), r"\[\[ami\]\]\[0\]\.lines", "whole number"),
         (('secret = "other"\n', ""), r"\[\[ami\]\]\[1\]\.secret", "missing"),
         (('name = "pbx2"', 'name = "pbx1"'), r"\[\[ami\]\]\[1\]\.name", "duplicate"),
+        (
+            ('endpoint = "tcp:127.0.0.1:5039"', 'endpoint = "tcp:127.0.0.1:5038"'),
+            r"\[\[ami\]\]\[1\]\.endpoint",
+            "already server 'pbx1'",
+        ),
         (("grace = 1.5", "grace = 5"), r"\[dialer\]\.grace", "2 s"),
         (("grace = 1.5", "graze = 1"), r"\[dialer\]\.graze", "unknown key"),
         (("amd = true", 'amd = "yes"'), r"\[dialer\]\.amd", "true or false"),

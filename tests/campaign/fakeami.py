@@ -15,7 +15,14 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from dialer.ami.message import Message
-from dialer.ami.protocol import ActionFailed, ConnectionDropped, NotConnected, OriginateResult
+from dialer.ami.protocol import (
+    ActionFailed,
+    ConnectionDropped,
+    EventListResult,
+    NotConnected,
+    OriginateResult,
+)
+from dialer.campaign.outcomes import FAMILY, format_record
 
 
 @dataclass
@@ -92,6 +99,10 @@ class FakeAMI:
         self.refuse_next: str | None = None
         self.auto_queue = True
         self._seq = 0
+        # the AstDB: the minyi-outcome hangup handler writes here when a channel that
+        # pushed it hangs up (see _hangup_uid); DBGet/DBDel read and delete
+        self.db: dict[tuple[str, str], str] = {}
+        self.db_actions: list[tuple[str, str]] = []  # (action, key) in order
 
     # -- the interface the controller uses ---------------------------------------------
 
@@ -170,6 +181,65 @@ class FakeAMI:
         if not self._ready:
             return defer.fail(NotConnected("down"))
         return defer.succeed(list(self.channels.values()))
+
+    def send_action(self, message, *, timeout=None):
+        name = message.name or ""
+        key = (message.get("Family") or "", message.get("Key") or "")
+        self.db_actions.append((name, key[1]))
+        if not self._ready:
+            return defer.fail(NotConnected("down"))
+        if name == "DBDel":
+            if self.db.pop(key, None) is None:
+                return defer.fail(
+                    ActionFailed(
+                        name,
+                        Message.response(
+                            "Error", [("Message", "Database entry could not be deleted")]
+                        ),
+                    )
+                )
+            return defer.succeed(
+                Message.response("Success", [("Message", "Key deleted successfully")])
+            )
+        raise AssertionError(f"the fake does not do {name}")
+
+    def send_list_action(self, message, *, timeout=None):
+        name = message.name or ""
+        key = (message.get("Family") or "", message.get("Key") or "")
+        self.db_actions.append((name, key[1]))
+        if not self._ready:
+            return defer.fail(NotConnected("down"))
+        assert name == "DBGet", name
+        value = self.db.get(key)
+        if value is None:
+            return defer.fail(
+                ActionFailed(
+                    name, Message.response("Error", [("Message", "Database entry not found")])
+                )
+            )
+        return defer.succeed(
+            EventListResult(
+                Message.response(
+                    "Success", [("EventList", "start"), ("Message", "Result will follow")]
+                ),
+                (
+                    Message.event(
+                        "DBGetResponse", [("Family", key[0]), ("Key", key[1]), ("Val", value)]
+                    ),
+                ),
+                Message.event("DBGetComplete", [("EventList", "Complete"), ("ListItems", "1")]),
+            )
+        )
+
+    def record(self, call: Dial, **fields) -> None:
+        """Write the AstDB record the hangup handler would write for C{call}."""
+        attempt = dict(call.kwargs["variables"])["MINYI_ATTEMPT"]
+        self.db[(FAMILY, attempt)] = format_record(token=call.action_id, **fields)
+
+    def ended_while_away(self, call: Dial, **fields) -> None:
+        """The call ended while no dialer listened: its channel is gone, its record written."""
+        self.channels.pop(call.channel_id, None)
+        self.record(call, **fields)
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -310,6 +380,10 @@ class FakeAMI:
 
     def _hangup_uid(self, uid, cause):
         item = self.channels.pop(uid, None)
+        dial = self.by_uid.get(uid)
+        if dial is not None and "CHANNEL(hangup_handler_push)" in dict(dial.kwargs["variables"]):
+            up = item is not None and item.get("ChannelState") == "6"
+            self.record(dial, cause=cause, state="Up" if up else "Down")
         name = (
             item.get("Channel")
             if item is not None

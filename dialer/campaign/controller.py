@@ -275,6 +275,7 @@ class CampaignController(Service):
         self._writes: set[Deferred[Any]] = set()
         self._paused_reason: str | None = "starting"
         self._reconciled: set[str] = set()  # lines checked since they (re)connected
+        self._undeleted: dict[str, set[int]] = {}  # line -> AstDB keys to DBDel when back
         self._reconciling: set[str] = set()
         self._down_since: dict[str, float] = {}
         self._exhausted = False
@@ -1130,6 +1131,10 @@ class CampaignController(Service):
                     if live_item is not None and self.agents.get(call.agent) is not None:
                         # the agent is still on this call: not free for another one
                         self.agents.talking(call.agent, now, attempt.id)
+                if call.state is CallState.WRAPUP:
+                    # the line was down before the restart: the interviewer's result is
+                    # awaited again, for the wrap-up time at most (never live forever)
+                    self._await_result(attempt.id, call.agent, now)
             if live_item is None:
                 current = self.calls[attempt.id]
                 if current.state is CallState.WRAPUP:
@@ -1162,6 +1167,8 @@ class CampaignController(Service):
             lost += 1
         self._reconciled.add(line.name)
         self._down_since.pop(line.name, None)
+        for aid in sorted(self._undeleted.pop(line.name, set())):
+            self._forget_outcome(line, aid)
         self.log.info(
             "campaign {campaign}: reconciled {line}: {adopted} live, {settled} ended while "
             "away (AstDB), {lost} lost",
@@ -1251,7 +1258,10 @@ class CampaignController(Service):
     def _forget_outcome(self, line: Line, aid: int) -> None:
         """C{DBDel minyi_outcome <aid>}, fire and forget: the AstDB does not grow forever."""
         send = getattr(line.ami, "send_action", None)
-        if not self.settings.outcome_handler or send is None or not line.ami.ready:
+        if not self.settings.outcome_handler or send is None:
+            return
+        if not line.ami.ready:
+            self._undeleted.setdefault(line.name, set()).add(aid)  # sent after reconnecting
             return
         message = Message.action("DBDel", [("Family", FAMILY), ("Key", str(aid))])
 
@@ -1296,7 +1306,14 @@ class CampaignController(Service):
             self._finish(new, track)
             return True
         # reached an interviewer: the interview result is theirs to give (as live)
-        agent = new.agent
+        self._await_result(aid, new.agent, now)
+        return True
+
+    def _await_result(self, aid: int, agent: str | None, now: float) -> None:
+        """A call in wrap-up found at reconciliation: its interviewer (if in the pool and
+        free) is put in wrap-up for it, so the desk can give the result; the wrap-up
+        timeout ends it otherwise."""
+        track = self._track[aid]
         desk = self.agents.get(agent) if agent is not None else None
         if agent is not None and desk is not None:
             track.agent = agent
@@ -1306,7 +1323,6 @@ class CampaignController(Service):
                     self.agents.talking(agent, now, aid)
                 self._agent_wrapping(agent, aid)
         self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
-        return True
 
     def _resume(self, aid: int, item: Message) -> None:
         """Pick up a call found alive after a restart, from what CoreShowChannel says."""

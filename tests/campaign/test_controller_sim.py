@@ -332,3 +332,84 @@ def test_amd_machines_never_reach_an_agent(tmp_path, events):
     assert {r["id"] for r in people} <= routed
     if events is not None:
         assert rig.sim.sessions[0].event_classes == frozenset(events.split(","))
+
+
+@pytest.mark.slow
+def test_dialer_killed_calls_ended_meanwhile_get_real_outcomes(tmp_path):
+    """The dialer dies with calls up; they end while it is away; the restarted controller reads
+    each one's AstDB record (written by the simulated Asterisk's hangup handler): none is lost,
+    none of those contacts is dialed again, every key is deleted afterwards."""
+    from dialer.campaign.outcomes import FAMILY
+
+    rig = SimRig(tmp_path, agents=12, per_unit=60).start()
+    rig.run(45)
+    live = {r["id"]: r for r in rig.rows() if r["status"] != "ended"}
+    assert len(live) >= 3
+    # kill -9 of the dialer: its AMI connection just drops, it writes nothing more (its
+    # simulated desk dies with it)
+    rig.ctl.agent_result = lambda *args, **kw: None
+    rig.ctl.agent_ready = lambda *args: None
+    rig.ami.stopService()
+    rig.run(0.5)
+    rig.ctl.stopService()
+    rig.desk.stop()
+    rig.run(600)  # every one of those calls ends meanwhile (talk times are under 15 min)
+    assert rig.sim.live_channels() == 0
+    assert {(FAMILY, str(aid)) for aid in live} <= set(rig.sim.database)
+    # the restarted dialer: a new AMI connection and controller on the same store and PBX
+    ami = AMIClient(
+        rig.sim.ami_endpoint(),
+        "dialer",
+        "dialer",
+        clock=rig.clock,
+        keepalive_interval=None,
+        retry_policy=lambda n: 0.5,
+    )
+    bus = EventBus()
+    pool = AgentPool()
+    for i in range(1, 13):
+        pool.add(f"agent{i}", now=rig.clock.seconds())
+    with rig.engine.connect() as conn:
+        camp = store.thd_get_campaign(conn, rig.cid)
+    ctl = CampaignController(
+        camp,
+        db=InlineDB(rig.engine),
+        lines=[Line("pbx1", ami, 30)],
+        agents=pool,
+        policy=Progressive(),
+        clock=rig.clock,
+        bus=bus,
+        settings=ControllerSettings(always_open=True),
+        rng=random.Random(99),
+        timer=lambda: 0.0,
+    )
+    desk = SimulatedDesk(ctl, bus, clock=rig.clock, rng=random.Random(99))
+    ami.startService()
+    rig.run(1)
+    ctl.startService()
+    rig.run(40)  # the interviewers give their results within the wrap-up time
+    rows = {r["id"]: r for r in rig.rows()}
+    outcomes = {aid: rows[aid]["outcome"] for aid in live}
+    assert all(rows[aid]["status"] == "ended" for aid in live), outcomes
+    assert "lost" not in outcomes.values(), outcomes
+    assert set(outcomes.values()) <= {
+        "complete",
+        "partial",
+        "refusal",
+        "callback",
+        "busy",
+        "no_answer",
+        "rejected",
+        "invalid",
+        "congestion",
+        "machine",
+        "abandoned",
+        "answered_hangup",
+    }, outcomes
+    later = [r for r in rows.values() if r["id"] not in live and r["created_at"] > T0 + 46]
+    assert later, "dialing resumed"
+    assert not {r["contact_id"] for r in later} & {r["contact_id"] for r in live.values()}
+    assert not {(FAMILY, str(aid)) for aid in live} & set(rig.sim.database)
+    desk.stop()
+    ctl.stopService()
+    ami.stopService()

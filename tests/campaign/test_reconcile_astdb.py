@@ -219,3 +219,22 @@ def test_dbget_without_answer_falls_back_to_lost(tmp_path):
     second.start()
     assert _by_action(second)[d.action_id]["outcome"] == "lost"
     second.ctl.stopService()
+
+
+def test_key_deleted_once_the_line_is_back(tmp_path):
+    """A disposition written while the AMI is down: its DBDel is sent after the reconnect."""
+    rig = Rig(tmp_path, agents=1, per_unit=1).start()
+    (d,) = rig.ami.dials
+    rig.ami.start(d)
+    rig.ami.drop()
+    rig.step(121)
+    rig.step(1)  # down too long: the call is ended as lost meanwhile
+    aid = str(rig.attempts()[0]["id"])
+    assert rig.attempts()[0]["outcome"] == "lost"
+    rig.ami.record(d, cause=19)  # Asterisk's hangup handler wrote while we were away
+    assert ("DBDel", aid) not in rig.ami.db_actions
+    rig.ami.set_ready(True)
+    rig.step(0)
+    assert ("DBDel", aid) in rig.ami.db_actions
+    assert (FAMILY, aid) not in rig.ami.db
+    rig.ctl.stopService()

@@ -83,7 +83,8 @@ class Observer(threading.Thread):
     """An independent AMI client that records every callee channel the simulator creates.
 
     C{dials} is a list of (monotonic time, number) for each C{Newchannel} of a
-    C{Local/<number>@callee-...;1} channel: one entry per number actually dialed.
+    C{Local/<number>@callee-...;1} channel: one entry per number actually dialed;
+    C{hangups} one (monotonic time, number, cause) per C{Hangup} of such a channel.
     """
 
     CHANNEL = re.compile(r"^Local/(\+?\d+)@callee-[0-9a-f]+;1$")
@@ -92,6 +93,7 @@ class Observer(threading.Thread):
         super().__init__(daemon=True)
         self.port = port
         self.dials: list[tuple[float, str]] = []
+        self.hangups: list[tuple[float, str, int]] = []
         self.up_channels = 0
         self._stop = threading.Event()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -117,10 +119,14 @@ class Observer(threading.Thread):
                     key, sep, value = line.partition(": ")
                     if sep:
                         headers.setdefault(key, value)
-                if headers.get("Event") == "Newchannel":
+                event = headers.get("Event")
+                if event in ("Newchannel", "Hangup"):
                     m = self.CHANNEL.match(headers.get("Channel", ""))
-                    if m:
+                    if m and event == "Newchannel":
                         self.dials.append((time.monotonic(), m.group(1)))
+                    elif m:
+                        cause = int(headers.get("Cause", "0") or 0)
+                        self.hangups.append((time.monotonic(), m.group(1), cause))
 
     def close(self) -> None:
         self._stop.set()
@@ -175,7 +181,7 @@ poll = 0.5
 """
 
 
-def make_rig(tmp_path: Path) -> tuple[Path, int, int, list[str]]:
+def make_rig(tmp_path: Path, profile: str = PROFILE) -> tuple[Path, int, int, list[str]]:
     """A running campaign in a fresh SQLite store, config and profile files, free ports.
 
     Returns the database path, the AMI and HTTP ports and the `dialer sim` arguments
@@ -196,7 +202,7 @@ def make_rig(tmp_path: Path) -> tuple[Path, int, int, list[str]]:
         store.thd_set_status(conn, cid, "running", time.time())
     eng.dispose()
     ami, agi, http = free_port(), free_port(), free_port()
-    (tmp_path / "profile.toml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "profile.toml").write_text(profile, encoding="utf-8")
     (tmp_path / "dialer.toml").write_text(config(tmp_path, url, ami, agi, http), encoding="utf-8")
     sim_args = [
         "sim",

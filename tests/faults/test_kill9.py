@@ -1,7 +1,9 @@
 """kill -9 the daemon with ~100 calls live against the simulator (both real subprocesses).
 
 Checks the rules of DESIGN.md §7: no acknowledged disposition is lost, no number is
-dialed twice, and dialing resumes within 5 s of the restart.
+dialed twice, and dialing resumes within 5 s of the restart. Calls that end while the
+daemon is dead get their real disposition from the AstDB record Asterisk's hangup
+handler wrote (not `lost`), and none of their numbers is dialed again.
 """
 
 import sqlite3
@@ -9,7 +11,32 @@ import time
 
 import pytest
 
-from tests.faults.procs import Observer, Proc, healthy, make_rig, port_open, wait_for
+from tests.faults.procs import PROFILE, Observer, Proc, healthy, make_rig, port_open, wait_for
+
+# Interviewers talk 3-60 s, so some interviews end while the daemon is dead.
+SHORT_TALKS = PROFILE.replace(
+    "[agents]\nanswer_after = 0.2\ntalk = 300",
+    "[agents]\nanswer_after = 0.2\ntalk = { min = 3, max = 60 }",
+)
+DEAD = 5.0  # seconds the daemon stays dead
+INTERVIEW = {"complete", "partial", "refusal", "hard_refusal", "callback", "hangup_intro"}
+
+
+def outcomes_of(db_path, numbers):
+    """number -> [(attempt id, status, outcome)] for those numbers' attempts."""
+    con = sqlite3.connect(db_path)
+    try:
+        rows = con.execute(
+            "SELECT c.number, a.id, a.status, a.outcome FROM attempts a "
+            "JOIN contacts c ON c.id = a.contact_id ORDER BY a.id"
+        ).fetchall()
+    finally:
+        con.close()
+    found = {}
+    for number, aid, status, outcome in rows:
+        if number in numbers:
+            found.setdefault(number, []).append((aid, status, outcome))
+    return found
 
 
 def ended_rows(db_path):
@@ -36,7 +63,8 @@ def live_count(db_path):
 @pytest.mark.timeout(180)
 def test_kill9_daemon_with_100_live_calls(tmp_path):
     """Kill -9 mid-campaign, restart: dispositions kept, nobody dialed twice, dialing back within 5 s."""
-    db_path, ami, http, sim_args = make_rig(tmp_path)
+    assert SHORT_TALKS != PROFILE
+    db_path, ami, http, sim_args = make_rig(tmp_path, SHORT_TALKS)
     sim = Proc([*sim_args, "--seed", "5"], tmp_path / "sim.log")
     daemon = observer = None
     try:
@@ -50,10 +78,14 @@ def test_kill9_daemon_with_100_live_calls(tmp_path):
         before = ended_rows(db_path)
         live_before = live_count(db_path)
         daemon.kill9()
+        killed = time.monotonic()
         dials_at_kill = len(observer.dials)
-        time.sleep(1.0)
+        time.sleep(DEAD)
         assert len(observer.dials) == dials_at_kill  # nothing dials while the daemon is dead
         restarted = time.monotonic()
+        # the calls whose channel hung up while no daemon listened
+        causes = {n: cause for t, n, cause in observer.hangups if killed <= t < restarted}
+        ended_dead = set(causes)
         daemon = Proc(["run", "--config", str(tmp_path / "dialer.toml")], tmp_path / "run2.log")
         first_new = wait_for(
             lambda: len(observer.dials) > dials_at_kill and observer.dials[dials_at_kill][0],
@@ -74,7 +106,32 @@ def test_kill9_daemon_with_100_live_calls(tmp_path):
             f"\nlive at kill {live_before}, dials {len(numbers)}, resume after restart {resume:.2f} s"
         )
         assert resume < 5.0  # measured from the restart command: process start included
-        (tmp_path / "figures.txt").write_text(f"resume {resume:.3f}\n", encoding="utf-8")
+        # the calls that ended while the daemon was dead: their real dispositions, not lost
+        assert len(ended_dead) >= 3, ended_dead
+        wait_for(
+            lambda: all(
+                st == "ended" for rs in outcomes_of(db_path, ended_dead).values() for _, st, _ in rs
+            ),
+            30,
+            "the calls that ended while the daemon was dead to get their dispositions",
+        )
+        dead = outcomes_of(db_path, ended_dead)
+        assert set(dead) == ended_dead
+        assert all(len(rs) == 1 for rs in dead.values()), "a number ended while dead was redialed"
+        got = {number: rs[0][2] for number, rs in dead.items()}
+        assert "lost" not in got.values(), got
+        assert set(got.values()) & INTERVIEW, got  # interviews given their results after restart
+        # each as the call really ended (the hang-up cause the simulator announced)
+        expected = {19: {"no_answer"}, 1: {"invalid"}, 16: INTERVIEW | {"abandoned", "machine"}}
+        for number, outcome in got.items():
+            # cause 0: a Local ;1 the dial itself dropped (busy / congestion in this rig)
+            assert outcome in expected.get(causes[number], {"no_answer"}), (causes[number], outcome)
+        log2 = (tmp_path / "run2.log").read_text(encoding="utf-8", errors="replace")
+        assert "ended while away (AstDB)" in log2
+        print(f"ended while dead {len(ended_dead)}: {sorted(got.values())}")
+        (tmp_path / "figures.txt").write_text(
+            f"resume {resume:.3f}\nended_while_dead {len(ended_dead)}\n", encoding="utf-8"
+        )
         # SIGTERM: the controller drains (drain_timeout 2 s) while AMI is still connected
         daemon.stop()
         log2 = (tmp_path / "run2.log").read_text(encoding="utf-8", errors="replace")

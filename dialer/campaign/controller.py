@@ -1223,7 +1223,7 @@ class CampaignController(Service):
 
     async def _db_get(self, line: Line, aid: int) -> str | None:
         """C{DBGet minyi_outcome <aid>}: the value, or None (no entry, or no answer)."""
-        from dialer.ami.protocol import ActionFailed
+        from dialer.ami.protocol import ActionFailed, AMIError
 
         send = getattr(line.ami, "send_list_action", None)
         if send is None:
@@ -1241,13 +1241,17 @@ class CampaignController(Service):
                     error=text,
                 )
             return None
-        except Exception as e:
+        except AMIError as e:  # timed out, connection lost: nothing known
             self.log.warn(  # noqa: G010
                 "attempt {attempt}: DBGet on {line} failed ({error})",
                 attempt=aid,
                 line=line.name,
                 error=repr(e),
             )
+            return None
+        except Exception:
+            # a bug: logged as one, and the reconciliation goes on without this record
+            self.log.failure("attempt {attempt}: DBGet crashed", attempt=aid)
             return None
         for event in result.events:
             if (event.name or "").lower() == "dbgetresponse":

@@ -17,6 +17,8 @@ from dialer.errors import ConfigError
 DEFAULT_DB_URL = "sqlite:///var/dialer.db"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_AREA_CODE = "0778"  # Hechi, the demo city
+#: the keys of the config file's [database] table
+DATABASE_KEYS = frozenset({"url"})
 
 
 def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -39,9 +41,20 @@ def database_url(cli_value: str | None = None, config_path: str | None = None) -
         return env
     if config_path:
         section = load_toml(config_path).get("database", {})
-        url = section.get("url") if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            raise ConfigError(f"{config_path}: [database]: expected a table / 应为表")
+        unknown = sorted(set(section) - DATABASE_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{config_path}: [database].{unknown[0]}: unknown key "
+                f"(known: {', '.join(sorted(DATABASE_KEYS))}) / 未知配置项"
+            )
+        url = section.get("url")
         if url is not None:
-            if not isinstance(url, str):
-                raise ConfigError(f"{config_path}: [database] url must be a string")
+            if not isinstance(url, str) or not url.strip():
+                raise ConfigError(
+                    f"{config_path}: [database].url: expected a non-empty string, got {url!r}"
+                    " / 数据库地址应为字符串"
+                )
             return url
     return DEFAULT_DB_URL

@@ -40,6 +40,7 @@ start on an error. Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +48,9 @@ from typing import Any
 
 from dialer.ami.eventmask import DEFAULT_EVENT_MASK, MaskError, check_setting
 from dialer.campaign.controller import ControllerSettings
-from dialer.config import database_url, load_toml
-from dialer.errors import ConfigError
+from dialer.campaign.dialstring import check_dial_template, control_characters
+from dialer.config import DATABASE_KEYS, database_url, load_toml
+from dialer.errors import ConfigError, InputError
 
 DEFAULT_AMI_ENDPOINT = "tcp:127.0.0.1:5038"
 DEFAULT_AGI_ENDPOINT = "tcp:4573:interface=127.0.0.1"
@@ -115,17 +117,33 @@ class _Reader:
     def string(self, where: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(where, f"expected a non-empty string, got {value!r} / 应为字符串")
+        bad = control_characters(value)
+        if bad:
+            # most of these strings go into AMI headers, where a line break cannot be sent
+            raise self.fail(
+                where,
+                f"control characters {' '.join(bad)} are not allowed / 不能包含控制字符",
+            )
         return value
 
     def number(self, where: str, value: Any, *, minimum: float = 0.0) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise self.fail(where, f"expected a number >= {minimum:g}, got {value!r} / 应为数字")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < minimum
+        ):
+            raise self.fail(
+                where,
+                f"expected a number >= {minimum:g}, got {value!r} / 应为不小于 {minimum:g} 的数字",
+            )
         return float(value)
 
     def whole(self, where: str, value: Any, *, minimum: int = 1) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(
-                where, f"expected a whole number >= {minimum}, got {value!r} / 应为整数"
+                where,
+                f"expected a whole number >= {minimum}, got {value!r} / 应为不小于 {minimum} 的整数",
             )
         return value
 
@@ -138,7 +156,11 @@ class _Reader:
         text = self.string(where, value)
         kind = text.split(":", 1)[0]
         if kind not in ("tcp", "tcp6", "unix", "ssl"):
-            raise self.fail(where, f"{text!r} is not a Twisted endpoint string like tcp:... ")
+            raise self.fail(
+                where,
+                f"{text!r} is not a Twisted endpoint string like tcp:127.0.0.1:5038 "
+                "/ 应为 Twisted 端点字符串，如 tcp:127.0.0.1:5038",
+            )
         if kind.startswith("tcp"):
             if server and "interface=" not in text:
                 raise self.fail(
@@ -164,6 +186,27 @@ class _Reader:
 
 _SETTINGS = {f.name: f for f in dataclasses.fields(ControllerSettings)}
 
+#: The least each numeric [dialer] setting may be (seconds, or a count). Below these the
+#: daemon misbehaves rather than runs fast: heartbeat 0 spins the reactor, ring_timeout 0
+#: fails every Originate at once, lost_after 0 ends every call on the first AMI blip, and
+#: status_poll / hopper_refresh 0 hit the database on every tick.
+DIALER_MINIMUMS: dict[str, float] = {
+    "heartbeat": 0.05,
+    "grace": 0.0,  # 0: an answered call with no free agent goes to the IVR at once
+    "ring_timeout": 5.0,
+    "amd_timeout": 1.0,
+    "wrapup_timeout": 1.0,
+    "failure_grace": 0.0,
+    "lost_after": 5.0,
+    "drain_timeout": 0.0,  # 0: stop without following calls in progress
+    "pending_grace": 1.0,
+    "per_unit": 1,
+    "hopper_refresh": 1.0,
+    "max_launch_per_tick": 1,
+    "status_poll": 0.5,
+    "astdb_timeout": 0.5,
+}
+
 
 def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig:
     """Read and validate the daemon configuration; raise L{ConfigError} naming the key."""
@@ -175,6 +218,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         data,
         {"database", "ami", "agi", "http", "dialer", "agents", "campaigns"},
     )
+    r.unknown("[database]", r.table(data, "database"), set(DATABASE_KEYS))
     url = database_url(db, p)
 
     raw_ami = data.get("ami", [])
@@ -189,7 +233,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     for i, item in enumerate(raw_ami):
         where = f"[[ami]][{i}]"
         if not isinstance(item, dict):
-            raise r.fail(where, "expected a table")
+            raise r.fail(where, "expected a table / 应为表")
         r.unknown(
             where,
             item,
@@ -199,14 +243,9 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         if template is not None:
             text = r.string(f"{where}.dial_template", template)
             try:
-                ok = "{number}" in text and bool(text.format(number="+8613800000000"))
-            except (KeyError, IndexError, ValueError):
-                ok = False
-            if not ok:
-                raise r.fail(
-                    f"{where}.dial_template",
-                    "must contain {number} and no other {field} / 须包含 {number}",
-                )
+                check_dial_template(text, f"{where}.dial_template")
+            except InputError as e:
+                raise ConfigError(f"{p}: {e}") from None
         name = r.string(f"{where}.name", item.get("name", f"pbx{i + 1}"))
         if name in names:
             raise r.fail(f"{where}.name", f"duplicate server name {name!r} / 服务器名称重复")
@@ -267,9 +306,9 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         if isinstance(default, bool):
             values[key] = r.boolean(where, value)
         elif isinstance(default, int):
-            values[key] = r.whole(where, value)
+            values[key] = r.whole(where, value, minimum=int(DIALER_MINIMUMS.get(key, 1)))
         elif isinstance(default, float):
-            values[key] = r.number(where, value)
+            values[key] = r.number(where, value, minimum=DIALER_MINIMUMS.get(key, 0.0))
         else:
             values[key] = r.string(where, value)
     if "grace" in values and values["grace"] > 2.0:
@@ -305,7 +344,9 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     r.unknown("[campaigns]", camps, {"names", "poll"})
     names_list = camps.get("names", [])
     if not isinstance(names_list, list) or not all(isinstance(n, str) for n in names_list):
-        raise r.fail("[campaigns].names", "expected a list of campaign names")
+        raise r.fail(
+            "[campaigns].names", "expected a list of campaign names / 应为调查项目名称列表"
+        )
     poll = r.number("[campaigns].poll", camps.get("poll", 2.0), minimum=0.1)
 
     return DaemonConfig(

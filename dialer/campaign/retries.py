@@ -13,6 +13,7 @@ over the rules: the contact is due at the agreed time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,9 @@ DEFAULT_DELAYS: dict[str, float] = {
 DEFAULT_MAX_ATTEMPTS = 6
 # A soft refusal is tried again at most this many times before it becomes final.
 DEFAULT_MAX_REFUSALS = 1
+# The longest retry delay: beyond a year a retry is not a retry (and a huge one overflows
+# the calendar arithmetic of Schedule.next_open).
+MAX_DELAY = 366 * DAY
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,9 @@ def parse_rules(data: Mapping[str, Any], where: str = "retry") -> RetryRules:
     delays = dict(DEFAULT_DELAYS)
     raw = data.get("delays", {})
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}.delays: expected a table of retry class = delay")
+        raise ConfigError(
+            f"{where}.delays: expected a table of retry class = delay / 应为 重拨类别 = 时长 的表"
+        )
     for key, value in raw.items():
         if key not in DEFAULT_DELAYS:
             known = ", ".join(sorted(DEFAULT_DELAYS))
@@ -140,8 +146,12 @@ def parse_duration(value: Any, where: str) -> float:
             ) from None
     else:
         raise ConfigError(f"{where}: expected a duration like 15m, 3h, 7d / 应为时长")
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{where}: {value!r} is not a finite duration / 时长须为有限值")
     if seconds < 0:
         raise ConfigError(f"{where}: a delay cannot be negative / 时长不能为负")
+    if seconds > MAX_DELAY:
+        raise ConfigError(f"{where}: {value!r} is longer than 366 days / 时长不能超过 366 天")
     return seconds
 
 

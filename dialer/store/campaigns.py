@@ -28,11 +28,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from dialer.campaign.calls import LIVE_STATES, Call, CallState
+from dialer.campaign.dialstring import check_caller_id, check_dial_template, control_characters
 from dialer.campaign.dispositions import OUTCOMES, Outcome, SurveyResult
 from dialer.campaign.hopper import Candidate, UnitState
-from dialer.campaign.retries import RetryDecision, RetryRules, decide
-from dialer.campaign.schedule import Schedule
-from dialer.errors import InputError
+from dialer.campaign.retries import RetryDecision, RetryRules, decide, parse_rules
+from dialer.campaign.schedule import Schedule, make_schedule
+from dialer.errors import ConfigError, InputError
 from dialer.store.schema import (
     attempts,
     callbacks,
@@ -124,21 +125,41 @@ def _campaign(row: Any) -> Campaign:
 # ---------------------------------------------------------------------------
 
 
+def _check_spec(spec: CampaignSpec) -> None:
+    """Refuse what would fail later, at dial time or in the retry arithmetic (any caller)."""
+    name = spec.name.strip()
+    if not name or control_characters(spec.name):
+        raise InputError(
+            f"campaign name {spec.name!r}: expected a non-empty name without control characters"
+            " / 项目名称不能为空或包含控制字符"
+        )
+    check_dial_template(spec.dial_template, "dial template")
+    if spec.caller_id is not None:
+        check_caller_id(spec.caller_id, "caller ID")
+    try:
+        make_schedule(spec.timezone, list(spec.windows), where="campaign")
+        parse_rules({"max_attempts": spec.max_attempts, **spec.retry_rules}, where="retry_rules")
+    except ConfigError as e:
+        raise InputError(str(e)) from None
+    if spec.default_quota is not None and spec.default_quota < 0:
+        raise InputError(
+            f"default quota {spec.default_quota}: expected a whole number >= 0 / 配额不能为负"
+        )
+    for code, quota in spec.unit_quotas.items():
+        if quota < 0:
+            raise InputError(f"quota of unit {code}: {quota} is negative / 单位配额不能为负")
+    if not 0 < spec.abandon_target < 1:
+        raise InputError(
+            f"abandon target {spec.abandon_target}: expected a fraction such as 0.03"
+            " / 放弃率上限应为小数，如 0.03"
+        )
+
+
 def thd_create_campaign(conn: sa.Connection, spec: CampaignSpec, now: float) -> int:
     """Create a campaign over a draw: its units (with quotas) and one state row per member."""
     if spec.mode not in MODES:
         raise InputError(f"mode {spec.mode!r}: expected one of {', '.join(MODES)} / 未知拨号模式")
-    if "{number}" not in spec.dial_template:
-        raise InputError(
-            f"dial template {spec.dial_template!r} has no {{number}} / 拨号模板缺少 {{number}}"
-        )
-    try:
-        spec.dial_template.format(number="+8613800000000")
-    except (KeyError, IndexError, ValueError):
-        raise InputError(
-            f"dial template {spec.dial_template!r}: only {{number}} may be in braces "
-            "/ 拨号模板只能包含 {number}"
-        ) from None
+    _check_spec(spec)
     if conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == spec.name)).first():
         raise InputError(f"campaign {spec.name!r} already exists / 调查项目已存在")
     draw_id = conn.execute(sa.select(draws.c.id).where(draws.c.name == spec.draw)).scalar()

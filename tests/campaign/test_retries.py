@@ -122,3 +122,44 @@ def test_parse_duration_rejects(value):
     """Bad durations raise ConfigError naming the key."""
     with pytest.raises(ConfigError, match=r"^k"):
         parse_duration(value, "k")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("inf", "finite"),
+        ("-inf", "finite"),
+        ("nan", "finite"),
+        (float("inf"), "finite"),
+        (float("nan"), "finite"),
+        ("infd", "finite"),
+        (1e300, "366 days"),
+        ("1e300", "366 days"),
+        ("367d", "366 days"),
+        ("8785h", "366 days"),
+    ],
+)
+def test_parse_duration_rejects_unbounded(value, problem):
+    """Non-finite delays and delays over 366 days are refused in both languages, naming the key."""
+    with pytest.raises(ConfigError, match=rf"^k: .*{problem}.* / 时长"):
+        parse_duration(value, "k")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("366d", 366 * 24 * HOUR), ("0", 0), ("1.5h", 5400)]
+)
+def test_parse_duration_bounds_kept(value, seconds):
+    """The longest delay (366 days), zero and fractions are still accepted."""
+    assert parse_duration(value, "k") == seconds
+
+
+def test_huge_delay_never_reaches_the_schedule():
+    """A rule set with a 1e300 s delay cannot be built, so decide() cannot overflow next_open."""
+    from dialer.campaign.schedule import make_schedule
+
+    with pytest.raises(ConfigError, match=r"retry\.delays\.busy"):
+        parse_rules({"delays": {"busy": 1e300}})
+    # what used to happen: the overflow inside the store's finish transaction
+    sched = make_schedule("Asia/Shanghai", [{"days": [0], "start": "09:00", "end": "10:00"}])
+    with pytest.raises(OverflowError):
+        sched.next_open(NOW + 1e300)

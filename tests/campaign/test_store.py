@@ -91,6 +91,50 @@ def test_create_rejects_bad_input(engine):
             make_campaign(conn, **kw)
 
 
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"caller_id": '"Survey"\r\nAction: Hangup <5550100>'}, r"caller ID.*\\r.*控制字符"),
+        ({"caller_id": "Survey"}, r"caller ID: 'Survey'.*主叫号码格式"),
+        ({"caller_id": "555-abc"}, r"caller ID: '555-abc'"),
+        ({"dial_template": "PJSIP/{number}@trunk\nAction: Hangup"}, r"dial template.*\\n"),
+        ({"dial_template": "{number}"}, r"dial template: '\{number\}'.*TECH/RESOURCE"),
+        ({"name": " "}, r"campaign name ' '.*项目名称"),
+        ({"retry_rules": {"delays": {"busy": "inf"}}}, r"retry_rules\.delays\.busy"),
+        ({"retry_rules": {"delays": {"busy": 1e300}}}, r"retry_rules\.delays\.busy"),
+        ({"timezone": "Mars/Olympus"}, r"campaign\.timezone.*未知时区"),
+        ({"default_quota": -5}, r"default quota -5.*配额"),
+        ({"abandon_target": 1.5}, r"abandon target 1\.5"),
+    ],
+)
+def test_create_refuses_what_would_fail_at_dial_time(engine, kw, msg):
+    """The store itself refuses values that would break Originate or the retry arithmetic."""
+    with engine.begin() as conn:
+        seed_frame(conn)
+    with engine.begin() as conn, pytest.raises(InputError, match=msg):
+        make_campaign(conn, **kw)
+    with engine.connect() as conn:
+        assert store.thd_list_campaigns(conn) == []
+
+
+@pytest.mark.parametrize(
+    "caller_id",
+    [
+        '"Hechi survey" <07780000000>',
+        "Survey Dialer <5550100>",
+        "<+867780000000>",
+        "5550100",
+        '"河池民意调查" <07780000000>',
+    ],
+)
+def test_create_accepts_caller_id_forms(engine, caller_id):
+    """Each caller-ID form Asterisk reads a number from is stored as given."""
+    with engine.begin() as conn:
+        seed_frame(conn)
+        cid = make_campaign(conn, caller_id=caller_id)
+        assert store.thd_get_campaign(conn, cid).caller_id == caller_id
+
+
 def test_claim_writes_attempt_and_locks_contact(engine):
     """A claim writes the pending attempt with ActionID and ChannelId, and a second claim is refused."""
     with engine.begin() as conn:

@@ -160,3 +160,115 @@ def test_bad_event_mask_stops_check_config_and_run(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "dialer.toml: [[ami]][0].events: the mask drops class 'call'" in err, argv
         assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "minimum"),
+    [
+        ("heartbeat", "0", "0.05"),
+        ("heartbeat", "0.0", "0.05"),
+        ("ring_timeout", "0", "5"),
+        ("lost_after", "0", "5"),
+        ("status_poll", "0", "0.5"),
+        ("hopper_refresh", "0", "1"),
+        ("pending_grace", "0", "1"),
+        ("astdb_timeout", "0", "0.5"),
+        ("max_launch_per_tick", "0", "1"),
+        ("per_unit", "0", "1"),
+        ("drain_timeout", "-1", "0"),
+        ("heartbeat", "inf", "0.05"),
+        ("ring_timeout", "nan", "5"),
+    ],
+)
+def test_dialer_minimums(tmp_path, key, bad, minimum):
+    """[dialer] settings below their minimum (or not finite) are refused naming [dialer].key."""
+    path = write(tmp_path, GOOD.replace("grace = 1.5", f"grace = 1.5\n{key} = {bad}", 1))
+    with pytest.raises(
+        ConfigError, match=rf"dialer\.toml: \[dialer\]\.{key}: expected .*>= {minimum}, .* / 应为"
+    ):
+        daemonconf.load(path)
+
+
+def test_dialer_minimums_cover_every_number():
+    """Every numeric [dialer] setting has a minimum in the table, and the defaults satisfy it."""
+    import dataclasses
+
+    from dialer.campaign.controller import ControllerSettings
+
+    defaults = ControllerSettings()
+    numeric = {
+        f.name
+        for f in dataclasses.fields(ControllerSettings)
+        if isinstance(getattr(defaults, f.name), int | float)
+        and not isinstance(getattr(defaults, f.name), bool)
+    }
+    assert numeric == set(daemonconf.DIALER_MINIMUMS)
+    assert all(getattr(defaults, k) >= m for k, m in daemonconf.DIALER_MINIMUMS.items())
+
+
+def test_dialer_minimums_accepted(tmp_path):
+    """The minimums themselves are accepted."""
+    extra = "heartbeat = 0.05\nring_timeout = 5\nlost_after = 5\nstatus_poll = 0.5\n"
+    c = daemonconf.load(write(tmp_path, GOOD.replace("grace = 1.5", f"grace = 0\n{extra}", 1)))
+    assert (c.dialer.heartbeat, c.dialer.ring_timeout, c.dialer.grace) == (0.05, 5.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        (
+            ('url = "sqlite:///x.db"', 'url = "sqlite:///x.db"\nuser = "dialer"'),
+            r"\[database\]\.user",
+            "unknown key .*known: url.* / 未知配置项",
+        ),
+        (
+            ("lines = 12", 'lines = 12\ndial_template = "PJSIP/{number}@trunk\\r\\nAction: X"'),
+            r"\[\[ami\]\]\[0\]\.dial_template",
+            r"control characters \\r \\n.* / .*不能包含控制字符",
+        ),
+        (
+            ("lines = 12", 'lines = 12\ndial_template = "{number}"'),
+            r"\[\[ami\]\]\[0\]\.dial_template",
+            "TECH/RESOURCE",
+        ),
+        (
+            ("grace = 1.5", 'grace = 1.5\nhold_context = "hold\\nAction: Hangup"'),
+            r"\[dialer\]\.hold_context",
+            r"control characters \\n.* / 不能包含控制字符",
+        ),
+        (
+            ('endpoint = "tcp:127.0.0.1:5039"', 'endpoint = "http://127.0.0.1:5039"'),
+            r"\[\[ami\]\]\[1\]\.endpoint",
+            "not a Twisted endpoint string.* / 应为 Twisted 端点字符串",
+        ),
+        (("[agents]", "[campaigns]\nnames = [1]\n[agents]"), r"\[campaigns\]\.names", " / 应为"),
+        (('[[ami]]\nname = "pbx2"', "ami = 3\n[x]"), r"config\.x", "unknown key"),
+    ],
+)
+def test_more_errors_name_key_in_both_languages(tmp_path, change, key, problem):
+    """Unknown [database] keys, control characters and other mistakes: file, key, both languages."""
+    assert change[0] in GOOD
+    path = write(tmp_path, GOOD.replace(*change, 1))
+    with pytest.raises(ConfigError, match=rf"dialer\.toml: {key}: .*{problem}"):
+        daemonconf.load(path)
+
+
+def test_database_url_section_checked():
+    """The CLI's database URL rule also refuses unknown [database] keys and a non-string url."""
+    import tempfile
+    from pathlib import Path
+
+    from dialer.config import database_url
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "c.toml"
+        path.write_text('[database]\nurl = "sqlite:///a.db"\nurl2 = "x"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"c\.toml: \[database\]\.url2: unknown key"):
+            database_url(None, str(path))
+        path.write_text("[database]\nurl = 3\n", encoding="utf-8")
+        with pytest.raises(
+            ConfigError, match=r"\[database\]\.url: expected .* / 数据库地址应为字符串"
+        ):
+            database_url(None, str(path))
+        path.write_text('[database]\nurl = "sqlite:///a.db"\n', encoding="utf-8")
+        assert database_url(None, str(path)) == "sqlite:///a.db"

@@ -53,3 +53,33 @@ def test_options_require_config():
     """`twist dialer` without --config is a usage error."""
     with pytest.raises(usage.UsageError, match="--config"):
         tap.Options().parseOptions([])
+
+
+def test_options_validate_config(tmp_path):
+    """postOptions loads the file: a bad key is a UsageError naming file and key, not a traceback later."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[ami]]\nsecret = "x"\n[dialer]\nheartbeat = 0\n', encoding="utf-8")
+    with pytest.raises(usage.UsageError, match=r"bad\.toml: \[dialer\]\.heartbeat: .* / "):
+        tap.Options().parseOptions(["--config", str(bad)])
+
+
+def test_options_refuse_stale_schema(tmp_path):
+    """postOptions checks the schema: an empty database is a UsageError before makeService."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(usage.UsageError, match="upgrade"):
+        tap.Options().parseOptions(["--config", config(tmp_path, url)])
+
+
+def test_options_prepare_what_make_service_uses(tmp_path):
+    """A good file: postOptions keeps the loaded config, and makeService builds from it."""
+    url = f"sqlite:///{tmp_path / 'ok.db'}"
+    eng = create_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    options = tap.Options()
+    options.parseOptions(["--config", config(tmp_path, url)])
+    assert options.prepared is not None
+    assert options.prepared[0].database_url == url
+    service = tap.makeService(options)
+    assert service.config is options.prepared[0]
+    service.pool.stop()

@@ -21,6 +21,25 @@ def counts(db_path):
         con.close()
 
 
+def live(db_path):
+    """Attempts not ended yet (ringing ones may still read pending): id -> status."""
+    con = sqlite3.connect(db_path)
+    try:
+        return dict(con.execute("SELECT id, status FROM attempts WHERE status != 'ended'"))
+    finally:
+        con.close()
+
+
+def outcomes(db_path, ids):
+    """id -> (status, outcome) for the given attempts."""
+    con = sqlite3.connect(db_path)
+    try:
+        rows = con.execute("SELECT id, status, outcome FROM attempts").fetchall()
+        return {i: (st, out) for i, st, out in rows if i in ids}
+    finally:
+        con.close()
+
+
 def ami_command(port, command):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"Action: Login\r\nUsername: dialer\r\nSecret: dialer\r\n\r\n")
@@ -43,15 +62,26 @@ def test_pbx_killed_and_restarted(tmp_path):
         sim.kill9()
         wait_for(lambda: not healthy(http), 10, "/healthz to report the AMI down")
         time.sleep(1.0)
+        # the PBX is gone: the daemon can learn nothing more about these calls
+        up_at_kill = live(db_path)
+        assert len(up_at_kill) >= 50
         sim = Proc([*sim_args, "--seed", "2"], tmp_path / "sim2.log")
         wait_for(lambda: port_open(ami), 20, "the simulator again")
         observer = Observer(ami)
         observer.start()
         wait_for(lambda: healthy(http), 30, "the daemon to reconnect")
-        wait_for(lambda: counts(db_path).get("lost", 0) >= 50, 15, "the calls to be ended as lost")
+        wait_for(
+            lambda: counts(db_path).get("lost", 0) >= len(up_at_kill),
+            15,
+            "the calls to be ended as lost",
+        )
         wait_for(lambda: len(observer.dials) > 0, 15, "dialing to resume")
-        c = counts(db_path)
-        assert c.get("bridged", 0) + c.get("answered", 0) + c.get("pending", 0) <= 100
+        # every call that was up when the PBX died ended as lost, and only those
+        ended = outcomes(db_path, set(up_at_kill))
+        assert ended == dict.fromkeys(up_at_kill, ("ended", "lost"))
+        assert counts(db_path)["lost"] == len(up_at_kill)
+        # what is on the PBX now was all dialed after the restart
+        assert min(live(db_path), default=max(up_at_kill) + 1) > max(up_at_kill)
     finally:
         if observer is not None:
             observer.close()

@@ -201,7 +201,9 @@ def settle(call: Call, record: HangupRecord, *, now: float, amd: bool, grace: fl
     verdicts (with it off, a C{MACHINE} verdict is ignored, as live). An answered call
     that reached neither an interviewer nor the IVR and was not hung up within C{grace}
     seconds of the answer (or whose answer time is unknown) was abandoned: nobody routed
-    it, it waited in C{hold} and heard the safe-harbour message.
+    it, it waited in C{hold} and heard the safe-harbour message. An IVR session the server
+    closed with the call up (C{AGISTATUS=SUCCESS}) ends as C{lost} unless the store holds
+    the IVR's result (L{dialer.store.campaigns.thd_finish_attempt} prefers it).
     """
     at = record.ended_at if record.ended_at is not None else now
     events: list[c.CallEvent] = []
@@ -228,7 +230,13 @@ def settle(call: Call, record: HangupRecord, *, now: float, amd: bool, grace: fl
         answered_at = call.answered_at or record.answered_at
         if answered_at is None or at - answered_at > grace:
             events.append(c.Abandoned(at))
-    events.append(c.HungUp(at, record.cause, primary=True))
+    if record.agi == "SUCCESS":
+        # AGI returns SUCCESS when the FastAGI server closed the session with the call still
+        # up; the runner stores its result before it closes, so a session without a stored
+        # result was cut by the dialer going away: lost (the store's result wins if any).
+        events += [c.HungUp(at, record.cause, primary=False), c.Lost(at)]
+    else:
+        events.append(c.HungUp(at, record.cause, primary=True))
     for event in events:
         call = c.advance(call, event)
     return call

@@ -178,7 +178,24 @@ def test_settle_bridged_before_the_crash():
 
 
 def test_settle_ivr_that_ran_hung_up_before_a_result():
-    """AGISTATUS HANGUP: the IVR ran; no result -> the IVR row (the store's own result wins later)."""
+    """AGISTATUS HANGUP: the respondent hung up in the IVR; no result -> the IVR row (the
+    store's own result wins later)."""
     text = format_record(ended_at=T + 40, cause=16, state="Up", answered_at=T + 3, agi="HANGUP")
     call = _settle(_call(), text)
     assert call.ended and call.facts.ivr and call.outcome.name == "hangup_intro"
+
+
+def test_settle_ivr_cut_by_the_server_going_away():
+    """AGISTATUS SUCCESS: the FastAGI server closed with the call up; without a stored result
+    the dialer's death cut it: lost, with the hang-up cause kept."""
+    text = format_record(ended_at=T + 40, cause=16, state="Up", answered_at=T + 3, agi="SUCCESS")
+    call = _settle(_call(), text)
+    assert call.ended and call.facts.ivr and call.facts.lost
+    assert call.outcome.name == "lost" and call.facts.hangup_cause == 16
+
+
+def test_settle_ivr_connect_failure_is_not_an_ivr():
+    """AGISTATUS FAILURE (nothing listened): the IVR never ran; an unrouted answer is abandoned."""
+    text = format_record(ended_at=T + 40, cause=16, state="Up", answered_at=T + 3, agi="FAILURE")
+    call = _settle(_call(), text)
+    assert not call.facts.ivr and call.outcome.name == "abandoned"

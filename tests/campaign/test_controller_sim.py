@@ -124,6 +124,9 @@ def test_campaign_runs_against_simulated_pbx(tmp_path):
             assert b["created_at"] >= a["ended_at"]
     ended = [e for e in rig.events if isinstance(e, CallEnded)]
     assert len(ended) == len(rows)
+    # each call's hangup handler wrote its AstDB record, deleted once the disposition was
+    # written: nothing is left behind
+    assert not [k for k in rig.sim.database if k[0] == "minyi_outcome"]
     rig.ctl.stopService()
     rig.ami.stopService()
 

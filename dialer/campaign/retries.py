@@ -6,7 +6,9 @@ not, when may it be dialed again? The delay depends on the outcome's retry class
 (no answer 3 h, busy 15 min, answering machine 4 h, soft refusal 7 days ...), the
 next time falls inside the campaign's calling windows, and a contact that has used
 up C{max_attempts} is finished with its last outcome. An appointment (callback) wins
-over the rules: the contact is due at the agreed time.
+over the rules: the contact is due at the agreed time if that is inside the calling
+windows, otherwise at the next opening (a respondent's request does not extend the
+legal calling hours), and then before fresh contacts.
 """
 
 # test-case-name: tests.campaign.test_retries
@@ -84,9 +86,15 @@ def decide(
     if outcome.retry_class == "refusal" and refusals_before >= rules.max_refusals:
         return RetryDecision(True, None, attempts, "refused-again")
     if callback_at is not None:
-        # An appointment is honoured even past max_attempts, and even outside the
-        # windows: the respondent chose the time.
-        return RetryDecision(False, max(callback_at, now), attempts, "callback")
+        # An appointment is honoured even past max_attempts, but not outside the calling
+        # windows: one set after closing time is due at the next opening.
+        at = max(callback_at, now)
+        if schedule is not None:
+            opened = schedule.next_open(at)
+            if opened is None:
+                return RetryDecision(True, None, attempts, "no-window")
+            at = opened
+        return RetryDecision(False, at, attempts, "callback")
     if attempts >= rules.max_attempts:
         return RetryDecision(True, None, attempts, "max-attempts")
     at = now + rules.delay(outcome.retry_class)

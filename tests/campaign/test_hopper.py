@@ -1,11 +1,16 @@
 """The hopper: who is dialed next."""
 
+import datetime as dt
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dialer.campaign.dispositions import OUTCOMES
 from dialer.campaign.hopper import Candidate, UnitState, select
+from dialer.campaign.retries import RetryRules, decide
+from dialer.campaign.schedule import make_schedule
 
 NOW = 1_000_000.0
 
@@ -192,3 +197,52 @@ def test_ties_go_to_least_dialed_unit():
     assert [p.unit_id for p in s.picks] == [2]
     s = select(cands, units, now=NOW, wanted=4)
     assert Counter(p.unit_id for p in s.picks) == {2: 2, 3: 1, 1: 1}
+
+
+def test_appointment_after_hours_is_dialed_at_next_opening_first():
+    """A 21:30 appointment with windows ending at 21:00 is due at the next opening (09:00),
+    and then dialed before fresh contacts and due retries."""
+    sh = ZoneInfo("Asia/Shanghai")
+    schedule = make_schedule(
+        "Asia/Shanghai",
+        [
+            {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "12:00"},
+            {"days": [0, 1, 2, 3, 4], "start": "18:00", "end": "21:00"},
+        ],
+    )
+    asked = dt.datetime(2026, 11, 23, 20, 10, tzinfo=sh).timestamp()  # Monday, in a call
+    at = dt.datetime(2026, 11, 23, 21, 30, tzinfo=sh).timestamp()  # the respondent's time
+    opening = dt.datetime(2026, 11, 24, 9, 0, tzinfo=sh).timestamp()  # Tuesday 09:00
+    d = decide(
+        OUTCOMES["callback"],
+        attempts_before=1,
+        now=asked,
+        rules=RetryRules(),
+        schedule=schedule,
+        callback_at=at,
+    )
+    assert (d.final, d.next_at, d.reason) == (False, opening, "callback")
+    cands = [
+        c(1, position=0),  # fresh, first in the sample
+        c(2, position=1, attempts=1, next_at=opening - 3600),  # a retry due before
+        c(3, position=2, attempts=1, next_at=d.next_at, callback_at=at),  # the appointment
+    ]
+    s = select(cands, UNITS, now=opening, wanted=2)
+    assert [(p.contact_id, p.callback) for p in s.picks] == [(3, True), (2, False)]
+
+
+def test_appointment_inside_windows_keeps_its_time():
+    """An appointment inside the calling windows is due at exactly its time."""
+    sh = ZoneInfo("Asia/Shanghai")
+    schedule = make_schedule("Asia/Shanghai", [{"days": [0], "start": "18:00", "end": "21:00"}])
+    asked = dt.datetime(2026, 11, 23, 18, 10, tzinfo=sh).timestamp()  # Monday
+    at = dt.datetime(2026, 11, 23, 20, 45, tzinfo=sh).timestamp()
+    d = decide(
+        OUTCOMES["callback"],
+        attempts_before=5,
+        now=asked,
+        rules=RetryRules(max_attempts=6),
+        schedule=schedule,
+        callback_at=at,
+    )
+    assert (d.final, d.next_at) == (False, at)

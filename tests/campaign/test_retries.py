@@ -77,7 +77,7 @@ def test_retry_lands_in_next_window():
 
 
 def test_callback_first():
-    """An appointment sets the next time, even past max attempts and outside windows."""
+    """An appointment sets the next time, even past max attempts (no schedule: at its time)."""
     due = NOW + 2 * DAY + 5
     d = decide(
         OUTCOMES["callback"],

@@ -33,6 +33,7 @@ from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, Line
 from dialer.campaign.simdesk import SimulatedDesk
 from dialer.daemonconf import AMIConfig, DaemonConfig
+from dialer.errors import DialerError, InputError
 from dialer.events import AMIStateChanged, EventBus
 from dialer.metrics import Metrics, ReactorLag, web_root
 from dialer.pacing.base import policy_for_mode
@@ -68,7 +69,9 @@ class CampaignSupervisor(Service):
         self.controllers: dict[int, CampaignController] = {}
         self.desks: dict[int, SimulatedDesk] = {}
         self._agents_owner: int | None = None
-        self._refused: set[int] = set()  # campaigns whose settings cannot run (logged once)
+        # campaigns that cannot run -> their updated_at when refused (logged once per change)
+        self._refused: dict[int, float] = {}
+        self._agentless: set[int] = set()  # agent campaigns started without the team
         self._loop = LoopingCall(self._poll)
         self._loop.clock = clock
         self._polling: Deferred[None] | None = None
@@ -105,39 +108,106 @@ class CampaignSupervisor(Service):
     async def _sync(self) -> None:
         campaigns = await self.db.do(store.thd_list_campaigns, ACTIVE)
         wanted = set(self.config.campaigns)
-        for camp in campaigns:
-            if wanted and camp.name not in wanted:
-                continue
-            if camp.id not in self.controllers and camp.id not in self._refused:
-                try:
-                    self.start_campaign(camp)
-                except (TypeError, ValueError) as e:
-                    self._refused.add(camp.id)
-                    self.log.error(
-                        "campaign {campaign} cannot run: {error}", campaign=camp.id, error=str(e)
-                    )
         active = {c.id for c in campaigns}
         for cid, ctl in list(self.controllers.items()):
             if cid not in active and ctl.live_count() == 0:
                 self.log.info(
                     "campaign {campaign} no longer active; controller stopped", campaign=cid
                 )
-                await ctl.stopService()
-                del self.controllers[cid]
-                desk = self.desks.pop(cid, None)
-                if desk is not None:
-                    desk.stop()
-                if self._agents_owner == cid:
-                    self._agents_owner = None
+                await self._stop_controller(cid)
+        if self._agents_owner is None:
+            # The team is free (its campaign ended): an agent campaign that started without
+            # interviewers, and has no call in progress, is restarted below and gets it.
+            for cid, ctl in list(self.controllers.items()):
+                if cid in self._agentless and ctl.live_count() == 0:
+                    await self._stop_controller(cid)
+        for camp in campaigns:
+            if wanted and camp.name not in wanted:
+                continue
+            if camp.id in self.controllers:
+                continue
+            if self._refused.get(camp.id) == camp.updated_at:
+                continue  # refused already; a status change (pause/resume) tries again
+            try:
+                self.start_campaign(camp)
+            except (DialerError, TypeError, ValueError, ArithmeticError) as e:
+                # one campaign's bad settings must not stop the others from being polled
+                self._refused[camp.id] = camp.updated_at
+                self.log.error(
+                    "campaign {campaign} ({name}) cannot run: {error}; fix it, then pause and "
+                    "resume it to retry / 项目无法运行",
+                    campaign=camp.id,
+                    name=camp.name,
+                    error=str(e),
+                )
+            else:
+                self._refused.pop(camp.id, None)
+
+    async def _stop_controller(self, cid: int) -> None:
+        ctl = self.controllers.pop(cid)
+        if ctl.running:
+            await ctl.stopService()
+        desk = self.desks.pop(cid, None)
+        if desk is not None:
+            desk.stop()
+        self._agentless.discard(cid)
+        if self._agents_owner == cid:
+            self._agents_owner = None
+
+    def check_questionnaire(self, camp: Campaign) -> None:
+        """Raise L{DialerError} unless C{camp}'s questionnaire loads from C{[agi] scripts}."""
+        from pathlib import Path
+
+        from dialer.agi.runner import ScriptDirectory
+
+        try:
+            ScriptDirectory(Path(self.config.agi_scripts))(camp.questionnaire)
+        except DialerError as e:
+            raise InputError(
+                f"questionnaire {camp.questionnaire!r} does not load from "
+                f"{self.config.agi_scripts}: {e} / 问卷无法加载"
+            ) from None
+        except OSError as e:
+            raise InputError(
+                f"questionnaire {camp.questionnaire!r} cannot be read from "
+                f"{self.config.agi_scripts}: {e.strerror or e} / 无法读取问卷"
+            ) from None
 
     def start_campaign(self, camp: Campaign) -> CampaignController:
+        """
+        Start C{camp}'s controller.
+
+        @raise DialerError: its questionnaire does not load, or its settings cannot run.
+        """
+        self.check_questionnaire(camp)
         agents = AgentPool()
-        if camp.mode != "ivr-only" and self._agents_owner is None:
-            # One team of interviewers: they work the first agent campaign started.
+        agent_mode = camp.mode != "ivr-only"
+        if agent_mode and self._agents_owner is None:
+            # One team of interviewers: they work one agent campaign at a time, the
+            # highest-priority one running when the team is free (campaigns are polled
+            # in priority order).
             now = self.clock.seconds()
             for name in self.config.agents.names:
                 agents.add(name, name, now=now)
-            self._agents_owner = camp.id
+            if self.config.agents.names:
+                self.log.info(
+                    "campaign {campaign} ({name}, priority {priority}): the [agents] team "
+                    "({count} interviewers) works this campaign",
+                    campaign=camp.id,
+                    name=camp.name,
+                    priority=camp.priority,
+                    count=len(self.config.agents.names),
+                )
+        elif agent_mode:
+            self.log.warn(  # noqa: G010 (twisted.logger has warn, not warning)
+                "campaign {campaign} ({name}, {mode}) has no interviewers: the [agents] team "
+                "works campaign {owner}; it will not dial until that campaign stops "
+                "/ 没有坐席，该项目暂不拨号",
+                campaign=camp.id,
+                name=camp.name,
+                mode=camp.mode,
+                owner=self._agents_owner,
+            )
         options: dict[str, Any] = {}
         if camp.mode == "predictive":
             options["target"] = camp.abandon_target
@@ -157,6 +227,10 @@ class CampaignSupervisor(Service):
             rng=random.Random(self.rng.getrandbits(64)),
         )
         self.controllers[camp.id] = ctl
+        if agent_mode and self._agents_owner is None:
+            self._agents_owner = camp.id
+        elif agent_mode:
+            self._agentless.add(camp.id)
         self.metrics.watch_campaign(
             camp.id, ctl.live_count, lambda: ctl.ledger.figures(self.clock.seconds())
         )

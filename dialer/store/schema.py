@@ -62,6 +62,9 @@ contacts = sa.Table(
     sa.Column("attributes", sa.JSON, nullable=True),  # name, gender, age group, district...
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
     sa.Column("source_row", sa.Integer, nullable=True),
+    # the respondent's own time zone (IANA name, e.g. Asia/Urumqi) for calling windows;
+    # None = the campaign's
+    sa.Column("timezone", sa.String(64), nullable=True),
     sa.UniqueConstraint("unit_id", "number", "extension", name="uq_contacts_unit_number"),
 )
 sa.Index("ix_contacts_number", contacts.c.number)

@@ -38,8 +38,14 @@ def register(subparsers: Any) -> None:
         "--scripts",
         default="ivr_scripts",
         metavar="DIR",
-        help="where questionnaires live; the questionnaire is checked there when DIR exists "
-        "/ 问卷目录（存在时检查问卷）",
+        help="where questionnaires live; the questionnaire must load from there "
+        "(default ivr_scripts) / 问卷目录，问卷须能从此加载",
+    )
+    create.add_argument(
+        "--no-questionnaire-check",
+        action="store_true",
+        help="create the campaign without checking the questionnaire (scripts not deployed "
+        "here yet; the daemon checks it before dialing) / 不检查问卷（守护进程启动项目前会检查）",
     )
     create.add_argument(
         "--mode",
@@ -72,7 +78,11 @@ def register(subparsers: Any) -> None:
         "--max-attempts", type=int, default=6, help="attempts per contact / 最多拨打次数"
     )
     create.add_argument(
-        "--quota", type=int, default=None, help="completes per unit / 每单位完成配额"
+        "--quota",
+        type=int,
+        default=None,
+        help="completes per unit, >= 0 (0: a unit is not dialed unless --unit-quota gives it "
+        "one) / 每单位完成配额（0：该单位不拨打）",
     )
     create.add_argument(
         "--unit-quota",
@@ -90,7 +100,9 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="OPTION=NUMBER",
-        help="pacing policy option, e.g. theta=0.05 (see docs/pacing.md) / 外呼节奏参数",
+        help="pacing policy option: predictive takes its tuning (e.g. theta=0.05, see "
+        "docs/pacing.md), ivr-only takes line_cap; progressive and preview take none "
+        "/ 外呼节奏参数",
     )
     create.set_defaults(func=create_command)
 
@@ -151,40 +163,63 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def create_command(args: argparse.Namespace) -> int:
-    from dialer.campaign.retries import parse_rules
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from dialer.campaign.dialstring import check_caller_id, check_dial_template, control_characters
+    from dialer.campaign.retries import DEFAULT_DELAYS, parse_duration
     from dialer.campaign.schedule import DEFAULT_WINDOWS, make_schedule
     from dialer.errors import ConfigError
     from dialer.store import campaigns as store
     from dialer.store.connect import engine_from_args
 
+    if not args.name.strip() or args.name != args.name.strip() or control_characters(args.name):
+        raise InputError(
+            f"campaign name {args.name!r}: expected a non-empty name without leading or "
+            "trailing spaces or control characters / 项目名称不能为空，首尾不能有空格"
+        )
+    check_dial_template(args.dial_template, "--dial-template")
+    if args.caller_id is not None:
+        check_caller_id(args.caller_id, "--caller-id")
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"--timezone {args.timezone!r}: unknown time zone (e.g. Asia/Shanghai) / 未知时区"
+        ) from None
     windows = [parse_window(w) for w in args.window] or [dict(w) for w in DEFAULT_WINDOWS]
     delays: dict[str, Any] = _pairs(args.retry, "--retry")
     try:
         make_schedule(args.timezone, windows, where="--window")
-        parse_rules({"delays": delays, "max_attempts": args.max_attempts}, where="--retry")
+        for key, value in delays.items():
+            if key not in DEFAULT_DELAYS:
+                known = ", ".join(sorted(DEFAULT_DELAYS))
+                raise InputError(
+                    f"--retry {key}={value}: unknown retry class (known: {known}) / 未知的重拨类别"
+                )
+            parse_duration(value, f"--retry {key}={value}")
     except ConfigError as e:
         raise InputError(str(e)) from None
-    _check_questionnaire(args.scripts, args.questionnaire)
+    if args.max_attempts < 1:
+        raise InputError(
+            f"--max-attempts {args.max_attempts}: expected a whole number >= 1 / 应为正整数"
+        )
+    if not args.no_questionnaire_check:
+        _check_questionnaire(args.scripts, args.questionnaire)
+    if args.quota is not None and args.quota < 0:
+        raise InputError(f"--quota {args.quota}: expected a whole number >= 0 / 配额不能为负")
     quotas = {}
     for code, value in _pairs(args.unit_quota, "--unit-quota").items():
         if not value.isdigit():
-            raise InputError(f"--unit-quota {code}={value}: expected a whole number / 应为整数")
+            raise InputError(
+                f"--unit-quota {code}={value}: expected a whole number >= 0 / 应为非负整数"
+            )
         quotas[code] = int(value)
-    pacing: dict[str, float] = {}
-    for key, value in _pairs(args.pacing, "--pacing").items():
-        try:
-            pacing[key] = float(value)
-        except ValueError:
-            raise InputError(f"--pacing {key}={value}: expected a number / 应为数字") from None
-    if pacing:
-        from dialer.pacing.base import policy_for_mode
-
-        try:
-            policy_for_mode(args.mode, **pacing)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"--pacing: {e} / 外呼节奏参数无效") from None
     if not 0 < args.abandon_target < 1:
-        raise InputError("--abandon-target: expected a fraction such as 0.03 / 应为小数，如 0.03")
+        raise InputError(
+            f"--abandon-target {args.abandon_target}: expected a fraction such as 0.03 "
+            "/ 应为小数，如 0.03"
+        )
+    pacing = parse_pacing(args.mode, _pairs(args.pacing, "--pacing"), args.abandon_target)
     spec = store.CampaignSpec(
         name=args.name,
         draw=args.draw,
@@ -215,15 +250,138 @@ def create_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# Allowed values of the pacing options this module knows: (lowest, highest, whole number);
+# a lowest of 0.0 for a float means "above 0" where the policy divides by it or takes its
+# log (_ABOVE). An option of the policy missing here must be a finite number >= 0.
+_PACING_RANGES: dict[str, tuple[float, float, bool]] = {
+    "setpoint": (0.0, 1.0, False),
+    "setpoint_min": (0.0, 1.0, False),
+    "theta": (0.0, 1.0, False),
+    "theta_min": (0.0, 1.0, False),
+    "theta_max": (0.0, 1.0, False),
+    "cold_theta": (0.0, 1.0, False),
+    "margin_z": (0.0, 10.0, False),
+    "gain": (0.0, 10.0, False),
+    "gain_i": (0.0, 10.0, False),
+    "interval": (1.0, 86400.0, False),
+    "horizon_s": (1.0, 30 * 86400.0, False),
+    "min_answers": (1, 1_000_000, True),
+    "exact_below": (0, 1_000_000, True),
+    "max_launch": (1, 1_000_000, True),
+    "line_cap": (0, 100_000, True),
+}
+# options that must be above their lowest (log(theta), divisions by the set-point)
+_ABOVE = frozenset({"setpoint", "setpoint_min", "theta", "theta_min", "theta_max", "cold_theta"})
+# Options set elsewhere: the predictive target is the campaign's --abandon-target.
+_PACING_ELSEWHERE = {"target": "--abandon-target"}
+
+
+def pacing_options(mode: str) -> dict[str, Any]:
+    """The options the policy of C{mode} takes, with their defaults (from its signature)."""
+    import inspect
+
+    from dialer.pacing.predictive import Predictive
+    from dialer.pacing.progressive import IvrOnly
+
+    policy = {"predictive": Predictive, "ivr-only": IvrOnly}.get(mode)
+    if policy is None:
+        return {}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        name: p.default
+        for name, p in inspect.signature(policy).parameters.items()
+        if p.kind in kinds and name not in _PACING_ELSEWHERE
+    }
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+def parse_pacing(mode: str, raw: dict[str, str], abandon_target: float) -> dict[str, float]:
+    """C{--pacing KEY=NUMBER} options checked against C{mode}'s policy: names, ranges, order."""
+    import math
+
+    from dialer.pacing.base import policy_for_mode
+
+    allowed = pacing_options(mode)
+    names = ", ".join(sorted(allowed))
+    out: dict[str, Any] = {}
+    for key, text in raw.items():
+        if key in _PACING_ELSEWHERE:
+            raise InputError(
+                f"--pacing {key}: set it with {_PACING_ELSEWHERE[key]} / 请用 "
+                f"{_PACING_ELSEWHERE[key]} 设置"
+            )
+        if key not in allowed:
+            if not allowed:
+                raise InputError(
+                    f"--pacing {key}: mode {mode} takes no pacing options "
+                    f"(predictive and ivr-only do) / {mode} 模式没有外呼节奏参数"
+                )
+            raise InputError(
+                f"--pacing {key}: not an option of mode {mode} (its options: {names}) "
+                f"/ {mode} 模式没有该参数（可用：{names}）"
+            )
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"--pacing {key}={text}: expected a number / 应为数字") from None
+        default = allowed[key]
+        lo, hi, whole = _PACING_RANGES.get(
+            key, (0.0, math.inf, isinstance(default, int) and not isinstance(default, bool))
+        )
+        above = key in _ABOVE
+        fits = (lo < value if above else lo <= value) and value <= hi
+        if not math.isfinite(value) or not fits or (whole and value != int(value)):
+            span = (
+                f"{'(' if above else '['}{_num(lo)}, {_num(hi)}]"
+                if math.isfinite(hi)
+                else f">= {_num(lo)}"
+            )
+            raise InputError(
+                f"--pacing {key}={text}: expected {'a whole number' if whole else 'a number'} "
+                f"in {span} / 应为 {span} 范围内的{'整数' if whole else '数字'}"
+            )
+        out[key] = int(value) if whole else value
+    merged = {k: v for k, v in allowed.items() if v is not None} | out
+    pairs = (("theta_min", "theta"), ("theta", "theta_max"), ("setpoint_min", "setpoint"))
+    for low, high in pairs:
+        given = low in out or high in out
+        if given and low in merged and high in merged and merged[low] > merged[high]:
+            raise InputError(
+                f"--pacing: {low} ({merged[low]:g}) is above {high} ({merged[high]:g}) "
+                f"/ {low} 不能大于 {high}"
+            )
+    if "setpoint" in out and out["setpoint"] > abandon_target:
+        raise InputError(
+            f"--pacing setpoint={out['setpoint']:g}: above --abandon-target {abandon_target:g} "
+            "/ 设定值不能高于放弃率上限"
+        )
+    if out:
+        options = dict(out)
+        if mode == "predictive":
+            options["target"] = abandon_target
+        try:
+            policy_for_mode(mode, **options)
+        except (TypeError, ValueError, ArithmeticError) as e:
+            raise InputError(f"--pacing: {e} / 外呼节奏参数无效") from None
+    return out
+
+
 def _check_questionnaire(scripts: str, name: str) -> None:
-    """The questionnaire must exist and load, when the scripts directory is at hand."""
+    """The questionnaire must exist in C{scripts} and load."""
     from pathlib import Path
 
     from dialer.surveys import loader
 
     root = Path(scripts)
     if not root.is_dir():
-        return
+        raise InputError(
+            f"--scripts {scripts}: directory not found, so --questionnaire {name} cannot be "
+            "checked (give --scripts DIR, or --no-questionnaire-check if the scripts are not "
+            "deployed here) / 找不到问卷目录，无法检查问卷"
+        )
     path = root / name
     if not path.suffix:
         path = path.with_suffix(".yaml")
@@ -240,6 +398,14 @@ def _campaign(conn: Any, name: str) -> Any:
         raise InputError(f"campaign {name!r} not found / 找不到调查项目")
     return camp
 
+
+_STATUS_ZH = {
+    "draft": "草稿",
+    "running": "运行中",
+    "paused": "已暂停",
+    "stopped": "已结束",
+    "done": "已完成",
+}
 
 _ALLOWED = {
     "running": {"draft", "paused", "running"},
@@ -261,7 +427,10 @@ def status_change(args: argparse.Namespace) -> int:
                 f"/ 项目状态为 {camp.status}，不能执行 {args.campaign_command}"
             )
         store.thd_set_status(conn, camp.id, args.status, time.time())
-    print(f"campaign {args.name}: {camp.status} -> {args.status}")
+    print(
+        f"campaign {args.name}: {camp.status} -> {args.status} "
+        f"/ 调查项目 {args.name}：{_STATUS_ZH[camp.status]} -> {_STATUS_ZH[args.status]}"
+    )
     return 0
 
 

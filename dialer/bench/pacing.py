@@ -91,7 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " tuning / 真实引擎（默认）或快速调参模拟",
     )
     parser.add_argument("--sweep", action="store_true", help="run the whole table / 运行整张对比表")
-    parser.add_argument("--seeds", type=int, default=10, help="seeds per scenario in a sweep")
+    parser.add_argument(
+        "--seeds", type=int, default=10, help="seeds per scenario in a sweep / 每个场景的种子数"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="processes for a sweep / 并行进程数")
     parser.add_argument(
         "--out", type=Path, default=None, help="file to write the sweep table into / 输出文件"

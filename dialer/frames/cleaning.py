@@ -9,11 +9,17 @@ A number is a duplicate when the same unit already handed it in (same extension)
 in this file or an earlier import. The same number under two units is not a
 duplicate: both are kept, and the import summary and the frame report list it.
 
+An optional time-zone column (C{时区} / C{timezone}) gives a respondent's own IANA zone
+for the calling windows; a blank cell means the campaign's zone, an unknown name rejects
+the row (C{bad_timezone}) and the rest of the file goes on.
+
 test-case-name: tests.frames.test_cleaning
 """
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -24,7 +30,23 @@ ROW_REASONS: dict[str, tuple[str, str]] = {
     "duplicate": ("重复号码（同一单位已有）", "duplicate: this unit already handed in this number"),
     "unknown_unit": ("单位代码或名称不存在", "unknown unit code or name"),
     "no_unit": ("没有填写单位", "no unit given"),
+    "bad_timezone": (
+        "时区无效（应为 IANA 时区名，如 Asia/Shanghai）",
+        "unknown time zone (expected an IANA name such as Asia/Shanghai)",
+    ),
 }
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    # lower-case name -> IANA name; "localtime" and "Factory" are not places
+    names = zoneinfo.available_timezones() - {"localtime", "Factory"}
+    return {n.lower(): n for n in names}
+
+
+def zone_name(text: str) -> str | None:
+    """The IANA time zone named by C{text} (case-insensitive), or None if there is none."""
+    return _zones().get(text.strip().lower())
 
 
 def reason_text(code: str) -> str:
@@ -38,6 +60,7 @@ class Accepted:
     unit_id: int
     phone: Phone
     attributes: dict[str, str] | None
+    timezone: str | None = None  # the respondent's IANA zone; None = the campaign's
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +106,7 @@ class Layout:
     phone: int
     unit: int | None
     attributes: tuple[tuple[int, str], ...]  # (column index, attribute name)
+    timezone: int | None = None  # the optional time-zone column
 
 
 def clean(
@@ -98,6 +122,7 @@ def clean(
     phone_col = layout.phone
     unit_col = layout.unit
     attr_cols = layout.attributes
+    tz_col = layout.timezone
     for row, cells in rows:
         value = cells[phone_col] if phone_col < len(cells) else ""
         unit_value = ""
@@ -119,6 +144,12 @@ def clean(
         except BadNumber as e:
             yield Rejected(row, e.reason, value, unit_value)
             continue
+        timezone: str | None = None
+        if tz_col is not None and tz_col < len(cells) and cells[tz_col].strip():
+            timezone = zone_name(cells[tz_col])
+            if timezone is None:
+                yield Rejected(row, "bad_timezone", value, unit_value, cells[tz_col].strip())
+                continue
         first = deduper.first_row(dedupe_key(unit_id, phone.number, phone.extension), row)
         if first is not None:
             where = f"row {first} / 第 {first} 行" if first else "earlier import / 已导入"
@@ -133,4 +164,4 @@ def clean(
                         if attributes is None:
                             attributes = {}
                         attributes[name] = text
-        yield Accepted(row, unit_id, phone, attributes)
+        yield Accepted(row, unit_id, phone, attributes, timezone)

@@ -72,6 +72,9 @@ ATTRIBUTE_HEADERS = {
     "address": "address",
 }
 
+# Header names of the optional column holding the respondent's time zone (IANA name).
+TIMEZONE_HEADERS = ("时区", "timezone", "tz", "zone", "时区名称")
+
 
 def header_key(name: str) -> str:
     return name.strip().lower().replace(" ", "").replace("_", "").replace("*", "")
@@ -375,3 +378,13 @@ def find_phone_column(table: Table, name: str | None = None) -> int:
             " --phone-column / 找不到电话号码列，请用 --phone-column 指定"
         )
     return table.phone_hint
+
+
+def find_timezone_column(table: Table, exclude: tuple[int | None, ...] = ()) -> int | None:
+    """The optional time-zone column (a header in L{TIMEZONE_HEADERS}), or None."""
+    if not table.has_header:
+        return None
+    for i, c in enumerate(table.columns):
+        if i not in exclude and header_key(c) in TIMEZONE_HEADERS:
+            return i
+    return None

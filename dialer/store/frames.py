@@ -29,7 +29,13 @@ from dialer.frames.cleaning import (
     clean,
     dedupe_key,
 )
-from dialer.frames.reading import ATTRIBUTE_HEADERS, Table, find_phone_column, header_key
+from dialer.frames.reading import (
+    ATTRIBUTE_HEADERS,
+    Table,
+    find_phone_column,
+    find_timezone_column,
+    header_key,
+)
 from dialer.store.schema import contacts, dnc, draw_members, draws, imports, units
 
 BATCH = 50_000
@@ -157,7 +163,8 @@ def thd_import_contacts(
     C{clock} gives the start and end times recorded on the import row.
 
     Accepted rows are inserted in batches as they stream; rejected rows (bad numbers,
-    duplicates, unknown units) go to C{on_reject}. If anything raises, the caller's
+    duplicates, unknown units, unknown time zones) go to C{on_reject}. A C{时区} /
+    C{timezone} column, when present, gives each contact its own time zone. If anything raises, the caller's
     transaction rolls back and the store is as before.
     """
     if (unit_code is None) == (unit_column is None):
@@ -171,13 +178,14 @@ def thd_import_contacts(
             unit_ids.setdefault(u.name_en, u.id)
     phone_col = find_phone_column(table, phone_column)
     unit_col = table.column(unit_column) if unit_column is not None else None
+    tz_col = find_timezone_column(table, exclude=(phone_col, unit_col))
     attribute_cols: list[tuple[int, str]] = []
     if table.has_header:
         for i, name in enumerate(table.columns):
-            if i in (phone_col, unit_col) or not name:
+            if i in (phone_col, unit_col, tz_col) or not name:
                 continue
             attribute_cols.append((i, ATTRIBUTE_HEADERS.get(header_key(name), name)))
-    layout = Layout(phone_col, unit_col, tuple(attribute_cols))
+    layout = Layout(phone_col, unit_col, tuple(attribute_cols), tz_col)
 
     same = conn.execute(
         sa.select(sa.func.min(imports.c.id)).where(
@@ -226,6 +234,7 @@ def thd_import_contacts(
                     None if attrs is None else _attributes_json(attrs),
                     import_id,
                     outcome.row,
+                    outcome.timezone,
                 )
             )
             per_unit[outcome.unit_id] += 1
@@ -265,7 +274,16 @@ def thd_import_contacts(
 
 
 _NUMBER = itemgetter(1)
-_COLUMNS = ("unit_id", "number", "line_type", "extension", "attributes", "import_id", "source_row")
+_COLUMNS = (
+    "unit_id",
+    "number",
+    "line_type",
+    "extension",
+    "attributes",
+    "import_id",
+    "source_row",
+    "timezone",
+)
 
 
 def _bulk_inserter(conn: sa.Connection) -> Callable[[list[tuple[Any, ...]]], None]:
@@ -282,7 +300,8 @@ def _bulk_inserter(conn: sa.Connection) -> Callable[[list[tuple[Any, ...]]], Non
 
         return copy
     if dialect == "sqlite":
-        sql = f"INSERT INTO contacts ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        marks = ", ".join("?" * len(_COLUMNS))
+        sql = f"INSERT INTO contacts ({', '.join(_COLUMNS)}) VALUES ({marks})"
 
         def executemany(rows: list[tuple[Any, ...]]) -> None:
             rows.sort(key=_NUMBER)  # index inserts in key order touch fewer pages (~20 % faster)

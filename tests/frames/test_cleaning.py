@@ -1,6 +1,15 @@
 """Rows to accepted contacts and rejected rows, with deduplication."""
 
-from dialer.frames.cleaning import Accepted, Deduper, Layout, Rejected, clean, dedupe_key
+from dialer.frames.cleaning import (
+    Accepted,
+    Deduper,
+    Layout,
+    Rejected,
+    clean,
+    dedupe_key,
+    reason_text,
+    zone_name,
+)
 
 
 def run(rows, deduper=None, **kw):
@@ -60,3 +69,47 @@ def test_short_rows_do_not_crash():
     """A row with fewer cells than the header is read as blanks."""
     (out,) = run([(4, [])], fixed_unit_id=1)
     assert out.reason == "empty"
+
+
+def test_timezone_column_kept_canonical_blank_is_campaign_default():
+    """A time-zone cell gives the contact its IANA zone (any case); a blank one means None."""
+    layout = Layout(phone=0, unit=None, attributes=(), timezone=1)
+    out = run(
+        [
+            (2, ["13812345678", "Asia/Urumqi"]),
+            (3, ["13912345678", " asia/shanghai "]),
+            (4, ["13712345678", ""]),
+        ],
+        layout=layout,
+        fixed_unit_id=1,
+    )
+    assert [type(o) for o in out] == [Accepted] * 3
+    assert [o.timezone for o in out] == ["Asia/Urumqi", "Asia/Shanghai", None]
+
+
+def test_bad_timezone_rejects_only_that_row():
+    """An unknown zone rejects its row with the reason and the zone text; the number is not
+    taken, so a corrected row later in the file is accepted, and the other rows go on."""
+    layout = Layout(phone=0, unit=None, attributes=(), timezone=1)
+    out = run(
+        [
+            (2, ["13812345678", "Asia/Beijing"]),
+            (3, ["13912345678", "Asia/Shanghai"]),
+            (4, ["13812345678", "Asia/Shanghai"]),
+            (5, ["13712345678", "localtime"]),
+        ],
+        layout=layout,
+        fixed_unit_id=1,
+    )
+    assert out[0] == Rejected(2, "bad_timezone", "13812345678", "", "Asia/Beijing")
+    assert [type(o) for o in out[1:3]] == [Accepted, Accepted]
+    assert out[3].reason == "bad_timezone"
+    assert "IANA" in reason_text("bad_timezone") and "时区" in reason_text("bad_timezone")
+
+
+def test_zone_name():
+    """zone_name accepts IANA names in any case and refuses non-places and paths."""
+    assert zone_name("UTC") == "UTC"
+    assert zone_name("ASIA/KOLKATA") == "Asia/Kolkata"
+    for bad in ("", "Asia", "Factory", "localtime", "../etc/passwd", "GMT+25"):
+        assert zone_name(bad) is None

@@ -195,3 +195,16 @@ def test_bench_import_runs(capsys):
     assert figures["rows"] == 3000 and figures["database"] == "sqlite"
     assert figures["accepted"] + figures["duplicates"] + figures["rejected"] == 3000
     assert figures["rows_per_s"] > 0
+
+
+def test_contacts_import_timezone_column(db, tmp_path, capsys):
+    """`dialer contacts import` reads an English `timezone` column; a bad zone is one rejected row."""
+    f = write(
+        tmp_path / "tz.csv", "phone,timezone\n13812345678,Asia/Urumqi\n13912345678,Mars/Base\n"
+    )
+    assert main(["--db", db, "contacts", "import", str(f), "--unit", "451202"]) == 0
+    out = capsys.readouterr().out
+    assert "accepted 1" in out and "rejected 1" in out
+    with (tmp_path / "tz.csv.rejects.csv").open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][:2] == ["3", "bad_timezone"] and rows[1][5] == "Mars/Base"

@@ -205,3 +205,36 @@ def test_import_row_records_times_and_counts(store, tmp_path):
     assert (row.started_at, row.finished_at) == (100.0, 107.5)
     assert (row.filename, row.rows_read, row.accepted, row.rejected) == ("a.csv", 2, 1, 1)
     assert row.id == s.import_id and len(row.sha256) == 64
+
+
+def test_timezone_column_stored_bad_zone_rejected(store, tmp_path):
+    """A 时区 column gives each contact its zone (blank: NULL, the campaign's); an unknown
+    zone rejects that row with its reason, the rest are stored; 时区 is not an attribute."""
+    f = write_csv(
+        tmp_path / "tz.csv",
+        [
+            ["姓名", "电话", "时区"],
+            ["张三", "13812345678", "Asia/Urumqi"],
+            ["李四", "13912345678", ""],
+            ["王五", "13712345678", "北京时间"],
+            ["赵六", "13612345678", "asia/shanghai"],
+        ],
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "r.csv"
+    s = import_file(store, f, unit_code="451202", rejects_path=rejects)
+    assert (s.accepted, s.rejected, dict(s.reasons)) == (3, 1, {"bad_timezone": 1})
+    assert [(r[0], r[1], r[3], r[5]) for r in read_rejects(rejects)] == [
+        ("4", "bad_timezone", "13712345678", "北京时间")
+    ]
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(contacts.c.number, contacts.c.timezone, contacts.c.attributes).order_by(
+                contacts.c.source_row
+            )
+        ).all()
+    assert rows == [
+        ("+8613812345678", "Asia/Urumqi", {"name": "张三"}),
+        ("+8613912345678", None, {"name": "李四"}),
+        ("+8613612345678", "Asia/Shanghai", {"name": "赵六"}),
+    ]

@@ -14,7 +14,10 @@ how many lines the pacer wants, L{select} returns the contacts to dial, in order
 
 Never selected: finished contacts, contacts with a live attempt, numbers with a live
 attempt anywhere (the same number may be sampled under two units), a number twice in
-one selection, contacts not yet due, units whose quota of completes is met. Numbers on
+one selection, contacts not yet due, units whose quota of completes is met, and, when a
+schedule is given, contacts whose calling window is closed at C{now} in their own time
+zone (the campaign's windows read in the contact's zone; the campaign's zone when the
+contact has none; see L{open_at}). Numbers on
 the do-not-call list are returned separately so the controller can finish them with
 the C{dnc} disposition; the store re-checks DNC in the transaction that claims a
 contact, so a number added a moment ago is still caught ("DNC at dial time").
@@ -24,9 +27,12 @@ contact, so a number added a moment ago is still caught ("DNC at dial time").
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+
+from dialer.campaign.schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Candidate:
     live: bool = False
     final: bool = False
     dnc: bool = False  # flagged by the loader's join with the DNC table
+    timezone: str | None = None  # the respondent's IANA zone; None = the campaign's
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,15 @@ class Selection:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
+def open_at(schedule: Schedule, now: float, zone: str | None = None) -> bool:
+    """Whether the campaign's calling windows, read in C{zone} (None: the campaign's own
+    zone), are open at C{now}. With several zones in a sample, dialing may go on while this
+    holds for any of them."""
+    if zone is None or zone == schedule.timezone:
+        return schedule.is_open(now)
+    return dataclasses.replace(schedule, timezone=zone).is_open(now)
+
+
 def _due_key(c: Candidate) -> tuple[int, float, int, int]:
     # due retries first (by due time), then fresh contacts by sample position
     if c.next_at is not None:
@@ -98,11 +114,22 @@ def select(
     wanted: int,
     live_numbers: Collection[str] = (),
     is_dnc: Callable[[str], bool] | None = None,
+    schedule: Schedule | None = None,
 ) -> Selection:
-    """Choose up to C{wanted} contacts to dial at C{now}."""
+    """Choose up to C{wanted} contacts to dial at C{now}; with C{schedule}, only contacts
+    whose own calling window is open at C{now}."""
     result = Selection()
     if wanted <= 0:
         return result
+    zones_open: dict[str | None, bool] = {}
+
+    def window_closed(zone: str | None) -> bool:
+        assert schedule is not None
+        is_open = zones_open.get(zone)
+        if is_open is None:
+            is_open = zones_open[zone] = open_at(schedule, now, zone)
+        return not is_open
+
     taken_numbers = set(live_numbers)
     callbacks: list[Candidate] = []
     # unit -> [(due key, candidate)]; the key is _due_key's, written out (this loop runs
@@ -126,14 +153,16 @@ def select(
             result._skip("quota-met")
         elif c.dnc or (is_dnc is not None and is_dnc(c.number)):
             result.dnc.append(c.contact_id)
-        elif c.callback_at is not None and c.callback_at <= now:
-            callbacks.append(c)
-        elif c.callback_at is not None:
+        elif c.callback_at is not None and c.callback_at > now:
             result._skip("callback-not-due")
+        elif c.callback_at is None and c.next_at is not None and c.next_at > now:
+            result._skip("not-due")
+        elif schedule is not None and window_closed(c.timezone):
+            result._skip("window-closed")
+        elif c.callback_at is not None:
+            callbacks.append(c)
         elif c.next_at is None:
             per_unit.setdefault(uid, []).append(((1, 0.0, c.position, cid), c))
-        elif c.next_at > now:
-            result._skip("not-due")
         else:
             per_unit.setdefault(uid, []).append(((0, c.next_at, c.position, cid), c))
 

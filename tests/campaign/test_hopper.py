@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialer.campaign.dispositions import OUTCOMES
-from dialer.campaign.hopper import Candidate, UnitState, select
+from dialer.campaign.hopper import Candidate, UnitState, open_at, select
 from dialer.campaign.retries import RetryRules, decide
 from dialer.campaign.schedule import make_schedule
 
@@ -227,7 +227,10 @@ def test_appointment_after_hours_is_dialed_at_next_opening_first():
         c(2, position=1, attempts=1, next_at=opening - 3600),  # a retry due before
         c(3, position=2, attempts=1, next_at=d.next_at, callback_at=at),  # the appointment
     ]
-    s = select(cands, UNITS, now=opening, wanted=2)
+    # at the agreed 21:30 the window is closed: nobody is dialed, the appointment waits
+    late = select(cands, UNITS, now=at, wanted=2, schedule=schedule)
+    assert late.picks == [] and late.skipped == {"window-closed": 2, "not-due": 1}
+    s = select(cands, UNITS, now=opening, wanted=2, schedule=schedule)
     assert [(p.contact_id, p.callback) for p in s.picks] == [(3, True), (2, False)]
 
 
@@ -246,3 +249,44 @@ def test_appointment_inside_windows_keeps_its_time():
         callback_at=at,
     )
     assert (d.final, d.next_at) == (False, at)
+
+
+SH = ZoneInfo("Asia/Shanghai")
+WORKDAY = make_schedule(
+    "Asia/Shanghai", [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "21:00"}]
+)
+
+
+def test_open_at_reads_the_windows_in_the_contacts_zone():
+    """Shanghai 22:30 is 20:30 in Urumqi and 15:30 in Berlin: open there, closed in Shanghai."""
+    now = dt.datetime(2026, 11, 23, 22, 30, tzinfo=SH).timestamp()  # Monday
+    assert not open_at(WORKDAY, now)
+    assert not open_at(WORKDAY, now, "Asia/Shanghai")
+    assert open_at(WORKDAY, now, "Asia/Urumqi")
+    assert open_at(WORKDAY, now, "Europe/Berlin")
+    early = dt.datetime(2026, 11, 23, 9, 30, tzinfo=SH).timestamp()  # 07:30 in Urumqi
+    assert open_at(WORKDAY, early) and not open_at(WORKDAY, early, "Asia/Urumqi")
+
+
+def test_contact_whose_own_window_is_closed_is_skipped():
+    """With a schedule, only contacts whose own window is open are picked (no zone = the
+    campaign's); without one the hopper does not look at windows."""
+    now = dt.datetime(2026, 11, 23, 22, 30, tzinfo=SH).timestamp()
+    cands = [
+        c(1, position=0),  # the campaign's zone: closed
+        c(2, position=1, timezone="Asia/Shanghai"),  # closed
+        c(3, position=2, timezone="Asia/Urumqi"),  # 20:30: open
+        c(4, unit=2, position=0, next_at=now - 60, timezone="Asia/Urumqi"),  # a due retry
+        c(5, unit=3, position=0, callback_at=now - 60, timezone="Asia/Shanghai"),  # closed
+    ]
+    s = select(cands, UNITS, now=now, wanted=5, schedule=WORKDAY)
+    assert sorted(p.contact_id for p in s.picks) == [3, 4]
+    assert s.skipped == {"window-closed": 3}
+    assert len(select(cands, UNITS, now=now, wanted=5).picks) == 5
+
+
+def test_window_check_does_not_hide_dnc():
+    """A do-not-call number is reported for finishing even while its window is closed."""
+    now = dt.datetime(2026, 11, 23, 22, 30, tzinfo=SH).timestamp()
+    s = select([c(1, dnc=True)], UNITS, now=now, wanted=1, schedule=WORKDAY)
+    assert (s.picks, s.dnc) == ([], [1])

@@ -125,7 +125,9 @@ def parse_windows(items: Iterable[Any], where: str = "windows") -> tuple[Window,
     for i, item in enumerate(items):
         here = f"{where}[{i}]"
         if not isinstance(item, dict):
-            raise ConfigError(f"{here}: expected a table with days, start, end")
+            raise ConfigError(
+                f"{here}: expected a table with days, start, end / 应为包含 days、start、end 的表"
+            )
         days = item.get("days", list(WEEKDAYS))
         if (
             not isinstance(days, list)

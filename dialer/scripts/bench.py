@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
         doc = (module.__doc__ or name).strip().splitlines()[0]
         bench_parser = sub.add_parser(name, help=doc, description=doc)
         bench_parser.add_argument(
-            "--json", action="store_true", help="print the figures last as one JSON object"
+            "--json",
+            action="store_true",
+            help="print the figures last as one JSON object / 最后输出一个 JSON 对象",
         )
         module.add_arguments(bench_parser)
         bench_parser.set_defaults(func=_runner(module))

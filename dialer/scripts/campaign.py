@@ -555,5 +555,5 @@ def list_command(args: argparse.Namespace) -> int:
     if not camps:
         print("no campaigns / 没有调查项目")
     for c in camps:
-        print(f"{c.id}\t{c.name}\t{c.status}\t{c.mode}\tpriority {c.priority}")
+        print(f"{c.id}\t{c.name}\t{c.status}\t{c.mode}\tpriority 优先级 {c.priority}")
     return 0

@@ -89,7 +89,10 @@ def import_command(args: argparse.Namespace) -> int:
     out = Console()
     paths = [Path(f) for f in args.files]
     if args.rejects and len(paths) > 1:
-        raise InputError("--rejects names one file; with several, each gets FILE.rejects.csv")
+        raise InputError(
+            "--rejects names one file; with several, each gets FILE.rejects.csv"
+            " / 多个文件时不能指定 --rejects，各自写入 FILE.rejects.csv"
+        )
     area = default_area_code(args)
     units: dict[str, str] = {}
     if args.unit_from_filename:

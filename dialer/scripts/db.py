@@ -32,5 +32,5 @@ def status(args: argparse.Namespace) -> int:
     current = migrate.current_revision(engine)
     head = migrate.head_revision()
     state = "current / 最新" if current == head else "stale: run `dialer db upgrade` / 过旧"
-    print(f"schema {current or '(empty)'}, code {head}: {state}")
+    print(f"schema 数据库结构 {current or '(empty 空)'}, code 代码 {head}: {state}")
     return 0 if current == head else 1

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         ("list", run_list, "list sound files, their text and state / 列出提示音文件及文本"),
     ):
         p = sub.add_parser(name, help=doc, description=doc)
-        p.add_argument("script", metavar="SCRIPT", help="ivr_scripts/*.yaml")
+        p.add_argument("script", metavar="SCRIPT", help="ivr_scripts/*.yaml / 问卷文件")
         p.add_argument(
             "--sounds",
             metavar="DIR",

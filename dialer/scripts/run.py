@@ -59,8 +59,8 @@ def check_command(args: argparse.Namespace) -> int:
     print(f"{path}: OK / 配置有效")
     for ami in config.ami:
         print(f"  AMI {ami.name}: {ami.endpoint} user {ami.username}, {ami.lines} lines / 线路")
-    print(f"  FastAGI: {config.agi_endpoint} (scripts {config.agi_scripts})")
-    print(f"  HTTP (/metrics, /healthz): {config.http_endpoint}")
+    print(f"  FastAGI: {config.agi_endpoint} (scripts 问卷目录 {config.agi_scripts})")
+    print(f"  HTTP (/metrics, /healthz 指标与健康检查): {config.http_endpoint}")
     agents = ", ".join(config.agents.names) or "-"
     kind = "simulated / 模拟" if config.agents.simulated else "desktop / 坐席端"
     print(f"  agents / 坐席: {agents} ({kind})")

@@ -23,7 +23,10 @@ def register(subparsers: Any) -> None:
         " / 检查问卷文件，问题注明文件、行号和字段。",
     )
     check.add_argument(
-        "files", nargs="+", metavar="FILE", help="ivr_scripts/*.yaml, or a directory of them"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="ivr_scripts/*.yaml, or a directory of them / 问卷文件或目录",
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too / 警告也视为错误")
     check.add_argument(
@@ -56,7 +59,9 @@ def register(subparsers: Any) -> None:
     show.add_argument("file", metavar="FILE")
     show.add_argument("--language", metavar="LANG", help="e.g. zh-CN, en / 语言")
     show.add_argument(
-        "--sounds", metavar="DIR", help="time the estimate with the sound files under DIR"
+        "--sounds",
+        metavar="DIR",
+        help="time the estimate with the sound files under DIR / 按 DIR 下的提示音估算时长",
     )
     show.set_defaults(func=run_show)
 

@@ -257,7 +257,9 @@ def thd_list_campaigns(conn: sa.Connection, status: Iterable[str] | None = None)
 
 def thd_set_status(conn: sa.Connection, campaign_id: int, status: str, now: float) -> None:
     if status not in STATUSES:
-        raise InputError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+        raise InputError(
+            f"status {status!r}: expected one of {', '.join(STATUSES)} / 未知的项目状态"
+        )
     conn.execute(
         campaigns.update()
         .where(campaigns.c.id == campaign_id)

@@ -198,7 +198,9 @@ def make_rig(tmp_path: Path, profile: str = PROFILE) -> tuple[Path, int, int, li
     upgrade(eng)
     with eng.begin() as conn:
         seed_frame(conn, n_units=4, per_unit=100)
-        cid = make_campaign(conn, mode="progressive")
+        # a questionnaire that loads from [agi] scripts (the daemon refuses a campaign
+        # whose questionnaire does not)
+        cid = make_campaign(conn, mode="progressive", questionnaire="hechi_annual")
         store.thd_set_status(conn, cid, "running", time.time())
     eng.dispose()
     ami, agi, http = free_port(), free_port(), free_port()

@@ -21,7 +21,7 @@ reconcile it against the PBX's channels.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,13 +272,35 @@ def thd_set_status(conn: sa.Connection, campaign_id: int, status: str, now: floa
 # ---------------------------------------------------------------------------
 
 
+def _in_zones(
+    conn: sa.Connection, campaign_id: int, zones: Collection[str]
+) -> sa.ColumnElement[bool]:
+    """Contacts whose time zone (theirs, else the campaign's) is one of C{zones}."""
+    default = conn.execute(
+        sa.select(campaigns.c.timezone).where(campaigns.c.id == campaign_id)
+    ).scalar()
+    named = sorted(zones)
+    return sa.or_(
+        contacts.c.timezone.in_(named),
+        sa.and_(contacts.c.timezone.is_(None), sa.literal(default in zones)),
+    )
+
+
 def thd_load_candidates(
-    conn: sa.Connection, campaign_id: int, now: float, per_unit: int = 50
+    conn: sa.Connection,
+    campaign_id: int,
+    now: float,
+    per_unit: int = 50,
+    open_zones: Collection[str] | None = None,
 ) -> list[Candidate]:
     """Up to C{per_unit} due contacts per unit (retries by due time, then fresh), plus due
-    appointments, each flagged when its number is on the do-not-call list."""
+    appointments, each flagged when its number is on the do-not-call list and carrying its
+    own time zone. With C{open_zones}, only contacts whose zone (theirs, else the
+    campaign's) is in it are loaded, so contacts whose window is closed do not fill a
+    unit's C{per_unit} places."""
     cc = campaign_contacts
     is_dnc = sa.exists().where(dnc.c.number == contacts.c.number)
+    zone_ok = sa.true() if open_zones is None else _in_zones(conn, campaign_id, open_zones)
     ranked = (
         sa.select(
             cc.c.contact_id,
@@ -297,11 +319,15 @@ def thd_load_candidates(
             )
             .label("rank"),
         )
+        .select_from(
+            cc if open_zones is None else cc.join(contacts, contacts.c.id == cc.c.contact_id)
+        )
         .where(
             cc.c.campaign_id == campaign_id,
             cc.c.final.is_(False),
             cc.c.live_attempt_id.is_(None),
             sa.or_(cc.c.next_at.is_(None), cc.c.next_at <= now),
+            zone_ok,
         )
         .subquery()
     )
@@ -313,6 +339,7 @@ def thd_load_candidates(
             ranked.c.attempts,
             ranked.c.next_at,
             contacts.c.number,
+            contacts.c.timezone,
             is_dnc.label("dnc"),
         )
         .join(contacts, contacts.c.id == ranked.c.contact_id)
@@ -326,6 +353,7 @@ def thd_load_candidates(
             cc.c.position,
             cc.c.attempts,
             contacts.c.number,
+            contacts.c.timezone,
             sa.func.min(callbacks.c.due_at).label("due_at"),
             is_dnc.label("dnc"),
         )
@@ -343,8 +371,16 @@ def thd_load_candidates(
             cc.c.live_attempt_id.is_(None),
             callbacks.c.status == "pending",
             callbacks.c.due_at <= now,
+            zone_ok,
         )
-        .group_by(cc.c.contact_id, cc.c.unit_id, cc.c.position, cc.c.attempts, contacts.c.number)
+        .group_by(
+            cc.c.contact_id,
+            cc.c.unit_id,
+            cc.c.position,
+            cc.c.attempts,
+            contacts.c.number,
+            contacts.c.timezone,
+        )
     )
     due = [_candidate(r, callback_at=r.due_at) for r in conn.execute(cb)]
     return due + out  # the hopper keeps the first row per contact: the appointment
@@ -363,7 +399,26 @@ def _candidate(
         next_at=next_at,
         callback_at=callback_at,
         dnc=bool(row.dnc),
+        timezone=row.timezone,
     )
+
+
+def thd_sample_zones(conn: sa.Connection, campaign_id: int) -> set[str]:
+    """The time zones of the campaign's unfinished contacts (a contact without one counts
+    as the campaign's zone): dialing is possible while the windows are open in any."""
+    cc = campaign_contacts
+    zone = sa.func.coalesce(contacts.c.timezone, campaigns.c.timezone)
+    q = (
+        sa.select(zone)
+        .distinct()
+        .select_from(
+            cc.join(contacts, contacts.c.id == cc.c.contact_id).join(
+                campaigns, campaigns.c.id == cc.c.campaign_id
+            )
+        )
+        .where(cc.c.campaign_id == campaign_id, cc.c.final.is_(False))
+    )
+    return set(conn.execute(q).scalars())
 
 
 def thd_unit_states(conn: sa.Connection, campaign_id: int) -> dict[int, UnitState]:
@@ -415,9 +470,14 @@ class HopperInput:
 
 
 def thd_hopper_input(
-    conn: sa.Connection, campaign_id: int, now: float, per_unit: int = 50
+    conn: sa.Connection,
+    campaign_id: int,
+    now: float,
+    per_unit: int = 50,
+    open_zones: Collection[str] | None = None,
 ) -> HopperInput:
-    """Everything the hopper needs, read in one go."""
+    """Everything the hopper needs, read in one go (see L{thd_load_candidates} for
+    C{open_zones})."""
     open_contacts = conn.execute(
         sa.select(sa.func.count()).where(
             campaign_contacts.c.campaign_id == campaign_id,
@@ -425,7 +485,7 @@ def thd_hopper_input(
         )
     ).scalar_one()
     return HopperInput(
-        thd_load_candidates(conn, campaign_id, now, per_unit),
+        thd_load_candidates(conn, campaign_id, now, per_unit, open_zones),
         thd_unit_states(conn, campaign_id),
         thd_live_numbers(conn),
         int(open_contacts),

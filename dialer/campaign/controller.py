@@ -128,13 +128,10 @@ class AMI(Protocol):
 
     def core_show_channels(self) -> Deferred[list[Message]]: ...
 
-    def send_action(
-        self, message: Message, *, timeout: float | None = None
-    ) -> Deferred[Message]: ...
-
-    def send_list_action(
-        self, message: Message, *, timeout: float | None = None
-    ) -> Deferred[Any]: ...
+    # Optional, looked up with getattr (an event-level stand-in such as the engine
+    # benchmark's has neither; then no AstDB record is read or deleted):
+    # send_action(message, *, timeout) -> Deferred[Message]  (DBDel)
+    # send_list_action(message, *, timeout) -> Deferred[EventListResult]  (DBGet)
 
 
 @dataclass(eq=False)

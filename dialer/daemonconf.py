@@ -326,7 +326,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
     r.unknown("[agents]", agents, {"names", "simulated", "wrap_mean", "seed"})
     raw_names = agents.get("names", [])
     if not isinstance(raw_names, list) or not all(
-        isinstance(n, str) and n.strip() for n in raw_names
+        isinstance(n, str) and n.strip() and not control_characters(n) for n in raw_names
     ):
         raise r.fail("[agents].names", "expected a list of agent names / 应为坐席名称列表")
     if len(set(raw_names)) != len(raw_names):

@@ -31,6 +31,7 @@ from twisted.web.server import Site
 from dialer.ami.client import AMIClient
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, Line
+from dialer.campaign.dialstring import check_caller_id, check_dial_template
 from dialer.campaign.simdesk import SimulatedDesk
 from dialer.daemonconf import AMIConfig, DaemonConfig
 from dialer.errors import DialerError, InputError
@@ -134,8 +135,8 @@ class CampaignSupervisor(Service):
                 # one campaign's bad settings must not stop the others from being polled
                 self._refused[camp.id] = camp.updated_at
                 self.log.error(
-                    "campaign {campaign} ({name}) cannot run: {error}; fix it, then pause and "
-                    "resume it to retry / 项目无法运行",
+                    "campaign {campaign} ({name}) cannot run: {error}; fix it, then "
+                    "`dialer campaign resume {name}` to retry / 项目无法运行，修正后用 resume 重试",
                     campaign=camp.id,
                     name=camp.name,
                     error=str(e),
@@ -179,6 +180,11 @@ class CampaignSupervisor(Service):
 
         @raise DialerError: its questionnaire does not load, or its settings cannot run.
         """
+        # stored before these checks existed, or written around them: refuse here rather
+        # than fail every attempt at Originate
+        check_dial_template(camp.dial_template, "dial template")
+        if camp.caller_id is not None:
+            check_caller_id(camp.caller_id, "caller ID")
         self.check_questionnaire(camp)
         agents = AgentPool()
         agent_mode = camp.mode != "ivr-only"

@@ -242,6 +242,11 @@ def test_dialer_minimums_accepted(tmp_path):
             "not a Twisted endpoint string.* / 应为 Twisted 端点字符串",
         ),
         (("[agents]", "[campaigns]\nnames = [1]\n[agents]"), r"\[campaigns\]\.names", " / 应为"),
+        (
+            ('names = ["agent1", "agent2"]', 'names = ["agent1\\r\\n"]'),
+            r"\[agents\]\.names",
+            "expected a list of agent names / 应为坐席名称列表",
+        ),
         (('[[ami]]\nname = "pbx2"', "ami = 3\n[x]"), r"config\.x", "unknown key"),
     ],
 )

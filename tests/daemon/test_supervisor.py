@@ -164,3 +164,16 @@ def test_ivr_only_campaign_needs_no_team(tmp_path):
     rig.sync()
     assert rig.team(ivr) == [] and rig.team(agent) == ["agent1", "agent2"]
     assert rig.messages(LogLevel.warn) == []
+
+
+def test_stored_caller_id_with_line_break_refused(tmp_path):
+    """A caller ID written around the create-time checks is refused at start, not at each Originate."""
+    rig = Rig(tmp_path)
+    bad = rig.campaign("bad", mode="ivr-only", priority=2)
+    good = rig.campaign("good", mode="ivr-only")
+    rig.set(bad, caller_id='"Survey"\r\nAction: Hangup <5550100>')
+    rig.sync()
+    assert set(rig.sup.controllers) == {good}
+    [error] = rig.messages(LogLevel.error)
+    assert f"campaign {bad} (bad) cannot run: caller ID" in error and "control characters" in error
+    assert "dialer campaign resume bad" in error

@@ -290,3 +290,35 @@ def test_window_check_does_not_hide_dnc():
     now = dt.datetime(2026, 11, 23, 22, 30, tzinfo=SH).timestamp()
     s = select([c(1, dnc=True)], UNITS, now=now, wanted=1, schedule=WORKDAY)
     assert (s.picks, s.dnc) == ([], [1])
+
+
+ZONES = [None, "Asia/Shanghai", "Asia/Urumqi", "Europe/Berlin", "America/New_York"]
+
+
+@given(
+    st.lists(
+        st.builds(
+            Candidate,
+            contact_id=st.integers(1, 40),
+            unit_id=st.integers(1, 3),
+            number=st.sampled_from([f"+8613800000{i:03d}" for i in range(25)]),
+            position=st.integers(0, 100),
+            timezone=st.sampled_from(ZONES),
+        ),
+        max_size=30,
+    ),
+    st.floats(0, 7 * 86400),
+    st.integers(0, 30),
+)
+def test_picks_are_inside_their_own_window(cands, offset, wanted):
+    """With a schedule, every pick's window is open in its own zone, and every fresh contact
+    left out while places remained was outside its window."""
+    now = dt.datetime(2026, 11, 23, tzinfo=SH).timestamp() + offset
+    s = select(cands, UNITS, now=now, wanted=wanted, schedule=WORKDAY)
+    zone = {}
+    for cand in cands:
+        zone.setdefault(cand.contact_id, cand.timezone)
+    picked = {p.contact_id for p in s.picks}
+    assert all(open_at(WORKDAY, now, zone[cid]) for cid in picked)
+    if len(s.picks) < wanted and not s.skipped.get("number-live"):
+        assert all(not open_at(WORKDAY, now, z) for cid, z in zone.items() if cid not in picked)

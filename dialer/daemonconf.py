@@ -208,6 +208,24 @@ DIALER_MINIMUMS: dict[str, float] = {
 }
 
 
+def resolve_scripts(config_path: str, scripts: str) -> Path:
+    """C{[agi] scripts}: relative to the config file's directory, else to the working one."""
+    path = Path(scripts)
+    if path.is_absolute():
+        return path
+    beside = Path(config_path).resolve().parent / path
+    return beside if beside.exists() else path.resolve()
+
+
+def scripts_setting(config_path: str) -> Path:
+    """The questionnaire directory the daemon would use for this config file (C{[agi] scripts})."""
+    agi = load_toml(config_path).get("agi", {})
+    scripts = agi.get("scripts") if isinstance(agi, dict) else None
+    if not isinstance(scripts, str) or not scripts.strip():
+        scripts = "ivr_scripts"
+    return resolve_scripts(config_path, scripts)
+
+
 def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig:
     """Read and validate the daemon configuration; raise L{ConfigError} naming the key."""
     p = str(path)
@@ -283,11 +301,7 @@ def load(path: str | os.PathLike[str], *, db: str | None = None) -> DaemonConfig
         "[agi].endpoint", agi.get("endpoint", DEFAULT_AGI_ENDPOINT), server=True
     )
     scripts = r.string("[agi].scripts", agi.get("scripts", "ivr_scripts"))
-    scripts_path = Path(scripts)
-    if not scripts_path.is_absolute():
-        scripts_path = Path(p).resolve().parent / scripts_path
-        if not scripts_path.exists():
-            scripts_path = Path(scripts).resolve()
+    scripts_path = resolve_scripts(p, scripts)
     if not scripts_path.is_dir():
         raise r.fail("[agi].scripts", f"directory {scripts} not found / 找不到问卷目录")
 

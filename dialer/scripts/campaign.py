@@ -36,10 +36,10 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument(
         "--scripts",
-        default="ivr_scripts",
+        default=None,
         metavar="DIR",
-        help="where questionnaires live; the questionnaire must load from there "
-        "(default ivr_scripts) / 问卷目录，问卷须能从此加载",
+        help="where questionnaires live; the questionnaire must load from there (default: "
+        "--config's [agi] scripts, else ivr_scripts) / 问卷目录，问卷须能从此加载",
     )
     create.add_argument(
         "--no-questionnaire-check",
@@ -204,7 +204,7 @@ def create_command(args: argparse.Namespace) -> int:
             f"--max-attempts {args.max_attempts}: expected a whole number >= 1 / 应为正整数"
         )
     if not args.no_questionnaire_check:
-        _check_questionnaire(args.scripts, args.questionnaire)
+        _check_questionnaire(_scripts_dir(args), args.questionnaire)
     if args.quota is not None and args.quota < 0:
         raise InputError(f"--quota {args.quota}: expected a whole number >= 0 / 配额不能为负")
     quotas = {}
@@ -367,6 +367,16 @@ def parse_pacing(mode: str, raw: dict[str, str], abandon_target: float) -> dict[
         except (TypeError, ValueError, ArithmeticError) as e:
             raise InputError(f"--pacing: {e} / 外呼节奏参数无效") from None
     return out
+
+
+def _scripts_dir(args: argparse.Namespace) -> str:
+    """C{--scripts}, else the daemon config's C{[agi] scripts}, else C{ivr_scripts}."""
+    from dialer.daemonconf import scripts_setting
+
+    if args.scripts:
+        return str(args.scripts)
+    config = getattr(args, "config", None)
+    return str(scripts_setting(config)) if config else "ivr_scripts"
 
 
 def _check_questionnaire(scripts: str, name: str) -> None:

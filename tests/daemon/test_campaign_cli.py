@@ -300,3 +300,20 @@ def test_status_change_line_is_bilingual(db, capsys):
         capsys.readouterr().out.strip()
         == "campaign c1: draft -> running / 调查项目 c1：草稿 -> 运行中"
     )
+
+
+def test_scripts_default_from_config(db, tmp_path, capsys):
+    """Without --scripts, the questionnaire is checked in --config's [agi] scripts (beside the file)."""
+    conf_dir = tmp_path / "etc"
+    (conf_dir / "surveys").mkdir(parents=True)
+    (conf_dir / "surveys" / "t5.yaml").write_text(
+        (SCRIPTS / "t5.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    conf = conf_dir / "dialer.toml"
+    conf.write_text('[agi]\nscripts = "surveys"\n', encoding="utf-8")
+    base = ["--db", db, "--config", str(conf), "campaign", "create", "--draw", "d1"]
+    assert main([*base, "c1", "--questionnaire", "t5"]) == 0
+    capsys.readouterr()
+    assert main([*base, "c2", "--questionnaire", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "nope.yaml" in err and str(conf_dir / "surveys") in err

@@ -85,10 +85,14 @@ def decide(
         return RetryDecision(True, None, attempts, "final-outcome")
     if outcome.retry_class == "refusal" and refusals_before >= rules.max_refusals:
         return RetryDecision(True, None, attempts, "refused-again")
+    if callback_at is not None and not math.isfinite(callback_at):
+        callback_at = None  # no usable time: the outcome's retry rule applies
     if callback_at is not None:
         # An appointment is honoured even past max_attempts, but not outside the calling
-        # windows: one set after closing time is due at the next opening.
-        at = max(callback_at, now)
+        # windows: one set after closing time is due at the next opening. It is at most
+        # MAX_DELAY away (a garbled far-future time would overflow the calendar arithmetic
+        # inside the store's finish transaction).
+        at = min(max(callback_at, now), now + MAX_DELAY)
         if schedule is not None:
             opened = schedule.next_open(at)
             if opened is None:

@@ -163,3 +163,21 @@ def test_huge_delay_never_reaches_the_schedule():
     sched = make_schedule("Asia/Shanghai", [{"days": [0], "start": "09:00", "end": "10:00"}])
     with pytest.raises(OverflowError):
         sched.next_open(NOW + 1e300)
+
+
+@pytest.mark.parametrize("far", [1e300, 1e18, float("inf")])
+def test_absurd_callback_time_cannot_overflow(far):
+    """A garbled appointment time (far future, infinite) gives a due time, never OverflowError."""
+    d = decide(
+        OUTCOMES["callback"],
+        attempts_before=1,
+        now=NOW,
+        rules=RULES,
+        schedule=ALWAYS,
+        callback_at=far,
+    )
+    assert not d.final and d.next_at is not None
+    if far == float("inf"):  # no usable time: the callback class's delay applies
+        assert d.reason == "retry" and d.next_at == NOW + RULES.delay("callback")
+    else:  # at most 366 days out
+        assert d.reason == "callback" and d.next_at == NOW + 366 * DAY

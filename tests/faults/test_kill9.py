@@ -18,7 +18,7 @@ SHORT_TALKS = PROFILE.replace(
     "[agents]\nanswer_after = 0.2\ntalk = 300",
     "[agents]\nanswer_after = 0.2\ntalk = { min = 3, max = 60 }",
 )
-DEAD = 5.0  # seconds the daemon stays dead
+DEAD = 8.0  # seconds the daemon stays dead
 INTERVIEW = {"complete", "partial", "refusal", "hard_refusal", "callback", "hangup_intro"}
 
 

@@ -107,15 +107,36 @@ class CampaignSupervisor(Service):
         return None
 
     async def _sync(self) -> None:
-        campaigns = await self.db.do(store.thd_list_campaigns, ACTIVE)
         wanted = set(self.config.campaigns)
-        active = {c.id for c in campaigns}
+        campaigns = [
+            c
+            for c in await self.db.do(store.thd_list_campaigns, ACTIVE)
+            if not wanted or c.name in wanted
+        ]
+        # Running campaigns first, each group by priority (the store's order): the team
+        # goes to the highest-priority running agent campaign.
+        campaigns.sort(key=lambda c: c.status != "running")
+        status = {c.id: c.status for c in campaigns}
         for cid, ctl in list(self.controllers.items()):
-            if cid not in active and ctl.live_count() == 0:
+            if cid not in status and ctl.live_count() == 0:
                 self.log.info(
                     "campaign {campaign} no longer active; controller stopped", campaign=cid
                 )
                 await self._stop_controller(cid)
+        owner = self._agents_owner
+        if (
+            owner is not None
+            and status.get(owner) == "paused"
+            and self.controllers[owner].live_count() == 0
+            and any(status.get(cid) == "running" for cid in self._agentless)
+        ):
+            # The team's campaign is paused and idle while another waits for interviewers:
+            # hand the team over (the paused one restarts without it).
+            self.log.info(
+                "campaign {campaign} is paused: the [agents] team moves to a running campaign",
+                campaign=owner,
+            )
+            await self._stop_controller(owner)
         if self._agents_owner is None:
             # The team is free (its campaign ended): an agent campaign that started without
             # interviewers, and has no call in progress, is restarted below and gets it.
@@ -123,8 +144,6 @@ class CampaignSupervisor(Service):
                 if cid in self._agentless and ctl.live_count() == 0:
                     await self._stop_controller(cid)
         for camp in campaigns:
-            if wanted and camp.name not in wanted:
-                continue
             if camp.id in self.controllers:
                 continue
             if self._refused.get(camp.id) == camp.updated_at:

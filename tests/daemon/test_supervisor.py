@@ -177,3 +177,39 @@ def test_stored_caller_id_with_line_break_refused(tmp_path):
     [error] = rig.messages(LogLevel.error)
     assert f"campaign {bad} (bad) cannot run: caller ID" in error and "control characters" in error
     assert "dialer campaign resume bad" in error
+
+
+def test_running_campaign_gets_team_before_paused_one(tmp_path):
+    """At start, a running campaign gets the team before a paused one of higher priority."""
+    rig = Rig(tmp_path)
+    paused = rig.campaign("paused", status="paused", priority=9)
+    running = rig.campaign("running", priority=1)
+    rig.sync()
+    assert rig.team(running) == ["agent1", "agent2"] and rig.team(paused) == []
+
+
+def test_team_leaves_a_paused_idle_campaign(tmp_path):
+    """The team's campaign is paused with no call up: the waiting running campaign gets the team."""
+    rig = Rig(tmp_path)
+    high = rig.campaign("high", priority=9)
+    low = rig.campaign("low", priority=1)
+    rig.sync()
+    assert rig.team(high) == ["agent1", "agent2"]
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, high, "paused", T0 + 10)
+    rig.sync()
+    assert rig.team(low) == ["agent1", "agent2"] and rig.team(high) == []
+    rig.sync()  # stable: no hand-over back and forth
+    assert rig.team(low) == ["agent1", "agent2"] and rig.team(high) == []
+
+
+def test_campaigns_outside_the_config_list_are_ignored(tmp_path):
+    """[campaigns] names limits which campaigns run (and which may take the team)."""
+    import dataclasses
+
+    rig = Rig(tmp_path)
+    rig.sup.config = dataclasses.replace(rig.sup.config, campaigns=("mine",))
+    rig.campaign("other", priority=9)
+    mine = rig.campaign("mine")
+    rig.sync()
+    assert set(rig.sup.controllers) == {mine} and rig.team(mine) == ["agent1", "agent2"]

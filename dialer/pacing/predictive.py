@@ -114,8 +114,9 @@ class Predictive:
     Launch calls while the next one's chance of finding no agent is at most C{theta}.
 
     @param target: the legal cap on abandoned / live-answered (default 3 %).
-    @param setpoint: the highest rate the controller steers the campaign to.
-    @param setpoint_min: the lowest.
+    @param setpoint: the highest rate the controller steers the campaign to (default 29/30 of
+        C{target}).
+    @param setpoint_min: the lowest (default 2/3 of C{target}).
     @param margin_z: between the two, the set-point keeps C{margin_z} standard deviations of
         one control horizon's abandonments below the target: cautious while the ledger holds
         few answers, closer to the target as it fills (0: always C{setpoint}).
@@ -136,8 +137,8 @@ class Predictive:
     def __init__(
         self,
         target: float = 0.03,
-        setpoint: float = 0.029,
-        setpoint_min: float = 0.02,
+        setpoint: float | None = None,
+        setpoint_min: float | None = None,
         margin_z: float = 3.0,
         theta: float = 0.03,
         theta_min: float = 0.002,
@@ -152,8 +153,10 @@ class Predictive:
         cold_theta: float = 0.01,
     ) -> None:
         self.target = target
-        self.setpoint = setpoint
-        self.setpoint_min = setpoint_min
+        # defaults scale with the target: 2.9 % and 2.0 % under the usual 3 %
+        self.setpoint = target * 29 / 30 if setpoint is None else setpoint
+        self.setpoint_min = target * 2 / 3 if setpoint_min is None else setpoint_min
+        setpoint = self.setpoint
         self.margin_z = margin_z
         self.current_setpoint = setpoint
         self.theta = theta

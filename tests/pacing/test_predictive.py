@@ -232,3 +232,14 @@ def test_launch_is_within_bounds(
 
 
 _MODEL = _trained_model(seed=3, n=1500)
+
+
+def test_setpoints_follow_a_lower_target(model):
+    """A campaign with a 1 % cap steers under 1 %, not to the 3 % defaults."""
+    strict = Predictive(target=0.01)
+    assert strict.setpoint < 0.01 and strict.setpoint_min < strict.setpoint
+    usual = Predictive()
+    assert usual.setpoint == pytest.approx(0.029) and usual.setpoint_min == pytest.approx(0.02)
+    for t in range(0, 3600, 30):
+        strict.decide(snapshot(3600.0 + t, ledger=_ledger(1000, 0), model=model))
+    assert strict.current_setpoint < 0.01

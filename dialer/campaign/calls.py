@@ -302,6 +302,7 @@ def advance(call: Call, event: CallEvent) -> Call:
                 return call._to(
                     CallState.IVR,
                     mode="ivr",
+                    agent=None,  # an interviewer it was moved to never took it
                     facts=call._facts(ivr=True, abandoned=abandoned or call.facts.abandoned),
                 )
             return call._with(mode="agent", agent=agent)

@@ -880,6 +880,13 @@ class CampaignController(Service):
         wait = now - (call.answered_at or now)
         self.bus.publish(CallRouted(self.campaign.id, aid, "agent", False, wait, now))
         self._update(aid, mode="agent", agent=name)
+        # The Redirect is not the end of it: the interviewer's phone must answer. If the
+        # call is not bridged within the grace time of its live answer it is abandoned to
+        # the IVR survey (toagent's Dial would otherwise ring up to 30 s, then hang up).
+        if track.waiting is not None and track.waiting.active():
+            track.waiting.cancel()
+        left = max(0.0, self.settings.grace - (now - (call.answered_at or now)))
+        track.waiting = self.clock.callLater(left, self._agent_missed, aid, name)
         if not call.channel:
             return
 
@@ -896,6 +903,33 @@ class CampaignController(Service):
         track.line.ami.redirect(call.channel, self.settings.agent_context, exten, 1).addErrback(
             failed
         )
+
+    def _agent_missed(self, aid: int, name: str) -> None:
+        """The grace time ran out before the call given to C{name} was bridged."""
+        call = self.calls.get(aid)
+        track = self._track.get(aid)
+        if call is None or track is None or call.ended or call.state is not CallState.ANSWERED:
+            return  # bridged, in the IVR already, or over
+        track.waiting = None
+        now = self.clock.seconds()
+        agent = self.agents.get(name)
+        if agent is not None and agent.attempt_id == aid and agent.state.value == "reserved":
+            # the interviewer's phone did not answer: not given the next call at once
+            self.agents.release(name, now)
+            self.agents.pause(name, now)
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: agent {agent} not reached within {grace} s; call "
+                "abandoned to the IVR, agent paused until ready again / 坐席未接听, "
+                "转 IVR, 坐席暂停",
+                attempt=aid,
+                agent=name,
+                grace=self.settings.grace,
+            )
+        track.agent = None
+        self._update(aid, agent=None)
+        self._abandon(aid)
+        self._serve_waiting()
+        self.wake()
 
     def _abandon(self, aid: int) -> None:
         self._waiting.pop(aid, None)
@@ -917,6 +951,9 @@ class CampaignController(Service):
 
     def _on_bridged(self, call: Call, track: _Tracking) -> None:
         now = self.clock.seconds()
+        if track.waiting is not None and track.waiting.active():
+            track.waiting.cancel()
+        track.waiting = None
         if track.agent is not None:
             self.agents.talking(track.agent, now, call.attempt_id)
         latency = now - (call.answered_at or now)

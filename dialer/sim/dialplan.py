@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "Dialplan",
     "DialplanError",
     "Step",
+    "check_condition",
+    "evaluate",
     "expand",
     "separate_args",
     "split_app",
@@ -307,7 +310,18 @@ def expand(text: str, lookup: Mapping[str, str] | None = None, **extra: str) -> 
     out: list[str] = []
     i = 0
     while i < len(text):
-        if text.startswith("${", i):
+        if text.startswith("$[", i):
+            depth = 1
+            j = i + 2
+            while j < len(text) and depth:
+                if text[j] == "[":
+                    depth += 1
+                elif text[j] == "]":
+                    depth -= 1
+                j += 1
+            out.append(evaluate(expand(text[i + 2 : j - 1], values)))
+            i = j
+        elif text.startswith("${", i):
             depth = 1
             j = i + 2
             while j < len(text) and depth:
@@ -325,6 +339,49 @@ def expand(text: str, lookup: Mapping[str, str] | None = None, **extra: str) -> 
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+_TOKEN = re.compile(r'"[^"]*"|!=|<=|>=|=|<|>|[^\s"=!<>]+')
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def evaluate(expression: str) -> str:
+    """
+    The value of C{$[expression]} (variables already expanded), for the subset our
+    dialplan uses: one operand, or two compared with C{= != < > <= >=}. As Asterisk's
+    C{ast_expr}: double quotes around an operand are removed before comparing, two
+    integers compare as numbers, anything else as strings, and a comparison gives
+    C{1} or C{0}. Anything else is a syntax error: C{""}, as Asterisk gives after its
+    warning.
+    """
+    tokens: list[str] = _TOKEN.findall(expression)
+    if len(tokens) == 1:
+        return tokens[0]
+    if len(tokens) != 3 or tokens[1] not in _COMPARE:
+        return ""
+    a, b = (t[1:-1] if len(t) >= 2 and t[0] == t[-1] == '"' else t for t in (tokens[0], tokens[2]))
+    left: int | str = a
+    right: int | str = b
+    if re.fullmatch(r"-?\d+", a) and re.fullmatch(r"-?\d+", b):
+        left, right = int(a), int(b)
+    return "1" if _COMPARE[tokens[1]](left, right) else "0"
+
+
+def check_condition(value: str) -> bool:
+    """Asterisk's C{pbx_checkcondition}: empty is false, an integer is its value, any
+    other text is true."""
+    text = value.strip()
+    if not text:
+        return False
+    m = re.match(r"-?\d+", text)
+    return int(m.group(0)) != 0 if m else True
 
 
 def _get(values: Mapping[str, str], name: str) -> str:

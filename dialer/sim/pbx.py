@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from dialer.ami.message import Message
-from dialer.sim.dialplan import Dialplan, Step, expand, split_args
+from dialer.sim.dialplan import Dialplan, Step, check_condition, expand, split_args
 from dialer.sim.profile import Profile, Reaction, agent_steps, callee_steps
 from dialer.sim.respondent import Respondent
 from dialer.sim.wav import Recording
@@ -1259,6 +1259,19 @@ async def app_goto(pbx: PBX, chan: Channel, data: str) -> AppResult:
     return chan.context, chan.exten, int(parts[0])
 
 
+async def app_gotoif(pbx: PBX, chan: Channel, data: str) -> AppResult:
+    """GotoIf(condition?[label_if_true][:label_if_false]); labels as for Goto()."""
+    condition, sep, branches = data.partition("?")
+    if not sep:
+        pbx.log.warn("simulated PBX: GotoIf without '?'; ignored")  # noqa: G010
+        return None
+    if_true, _, if_false = branches.partition(":")
+    label = if_true if check_condition(condition) else if_false
+    if not label.strip():
+        return None
+    return await app_goto(pbx, chan, label)
+
+
 async def app_set(pbx: PBX, chan: Channel, data: str) -> AppResult:
     """Set(NAME=value) or Set(FUNCTION(args)=value)."""
     name, _, value = data.partition("=")
@@ -1574,6 +1587,7 @@ async def app_queue(pbx: PBX, chan: Channel, data: str) -> AppResult:
 _APPS: dict[str, AppHandler] = {
     "noop": app_noop,
     "goto": app_goto,
+    "gotoif": app_gotoif,
     "set": app_set,
     "return": app_return,
     "wait": app_wait,

@@ -115,6 +115,7 @@ def test_no_agent_within_grace_goes_to_ivr(tmp_path):
     rig.ami.answer(d1)
     rig.ami.answer(d2)
     assert rig.ami.redirects == [(d1.name, "toagent", "agent1")]
+    rig.ami.bridge(d1)
     rig.step(1.9)
     assert len(rig.ami.redirects) == 1
     rig.step(0.1)
@@ -155,6 +156,7 @@ def test_agent_freed_within_grace_takes_waiting_call(tmp_path):
     rig.step(1.0)
     rig.ctl.agent_ready("agent1")
     assert rig.ami.redirects[-1] == (d2.name, "toagent", "agent1")
+    rig.ami.bridge(d2)
     rig.step(3)
     assert [r.abandoned for r in rig.of(CallRouted)] == [False, False]
     rig.ctl.stopService()
@@ -231,6 +233,7 @@ def test_ami_down_pauses_and_reconnect_reconciles(rig):
     rig.start()
     d1, d2 = rig.ami.dials
     rig.ami.answer(d1)  # d1 is up (with agent1)
+    rig.ami.bridge(d1)
     rig.ami.start(d2)  # d2 rings
     rig.ami.drop()
     rig.ami.channels.pop(d2.channel_id)  # d2 ended while we were away
@@ -242,7 +245,7 @@ def test_ami_down_pauses_and_reconnect_reconciles(rig):
     assert (rec.adopted, rec.lost) == (1, 1)
     by_action = {x["action_id"]: x for x in rig.attempts()}
     assert by_action[d2.action_id]["outcome"] == "lost"
-    assert by_action[d1.action_id]["status"] == "answered"
+    assert by_action[d1.action_id]["status"] == "bridged"
     assert len(rig.ami.dials) == 3  # dialing resumed for the freed agent
 
 
@@ -329,11 +332,11 @@ def test_amd_machine_hung_up_human_routed(tmp_path):
 def test_amd_timeout_treated_as_human(tmp_path):
     """No AMD verdict within amd_timeout: the call is treated as a person and routed."""
     rig = Rig(
-        tmp_path, settings=ControllerSettings(always_open=True, amd=True, amd_timeout=2.0)
+        tmp_path, settings=ControllerSettings(always_open=True, amd=True, amd_timeout=1.5)
     ).start()
     d1 = rig.ami.dials[0]
     rig.ami.answer(d1)
-    rig.step(1.9)
+    rig.step(1.4)
     assert rig.ami.redirects == []
     rig.step(0.2)
     assert rig.ami.redirects == [(d1.name, "toagent", "agent1")]
@@ -581,6 +584,7 @@ def test_released_agent_serves_waiting_call(tmp_path):
     rig.ami.callee_hangs_up(d1)  # before reaching the agent
     rig.step(0.5)
     assert rig.ami.redirects[-1] == (d2.name, "toagent", "agent1")
+    rig.ami.bridge(d2)
     rig.step(3)
     assert not any(e.abandoned for e in rig.of(CallRouted))
     rig.ctl.stopService()
@@ -608,3 +612,37 @@ def test_ledger_resumes_from_store(tmp_path):
     assert (fig.campaign.live_answered, fig.day.live_answered, fig.month.live_answered) == (1, 0, 1)
     assert dataclasses.asdict(fig)["target"] == 0.03
     second.ctl.stopService()
+
+
+def test_agent_not_bridged_within_grace_is_abandoned_to_ivr(rig):
+    """Routed to an agent whose phone never answers: 2 s after the answer the call goes to the survey, counted abandoned, agent paused."""
+    rig.start()
+    d = rig.ami.dials[0]
+    rig.ami.answer(d)
+    assert rig.ami.redirects == [(d.name, "toagent", "agent1")]
+    rig.step(1.9)
+    assert len(rig.ami.redirects) == 1
+    rig.step(0.2)
+    assert rig.ami.redirects[-1] == (d.name, "survey", "s")
+    fig = rig.ctl.ledger.figures(rig.clock.seconds())
+    assert (fig.campaign.live_answered, fig.campaign.abandoned) == (1, 1)
+    assert [(r.to, r.abandoned) for r in rig.of(CallRouted)] == [("agent", False), ("ivr", True)]
+    assert rig.pool.get("agent1").state == "paused"
+    rig.ami.agi(d)
+    rig.ami.callee_hangs_up(d)
+    rig.step(0)
+    a = next(x for x in rig.attempts() if x["action_id"] == d.action_id)
+    assert (a["mode"], a["abandoned"], a["agent"]) == ("ivr", True, None)
+
+
+def test_bridged_within_grace_is_not_abandoned(rig):
+    """The agent answers 1.5 s after the live answer: bridged, the grace timer is cancelled, nothing abandoned."""
+    rig.start()
+    d = rig.ami.dials[0]
+    rig.ami.answer(d)
+    rig.step(1.5)
+    rig.ami.bridge(d)
+    rig.step(5)
+    assert rig.ami.redirects == [(d.name, "toagent", "agent1")]
+    assert rig.ctl.ledger.figures(rig.clock.seconds()).campaign.abandoned == 0
+    assert rig.pool.get("agent1").state == "talking"

@@ -80,7 +80,10 @@ def test_restart_records_what_happened_while_away(tmp_path):
     d1, d2, d3, d4, d5, d6 = first.ami.dials
     for d in (d1, d6):  # people talking with interviewers
         first.ami.answer(d)
-        first.step(5.1)  # AMD gives no verdict within amd_timeout: treated as a person
+        first.step(0.5)
+        first.ami.emit(  # AMD's verdict inside the grace time: routed to an interviewer
+            "VarSet", Channel=d.name, Uniqueid=d.channel_id, Variable="AMDSTATUS", Value="HUMAN"
+        )
         first.ami.bridge(d)
     first.ami.answer(d4)  # AMD still listening when the dialer dies
     for d in (d2, d3, d5):

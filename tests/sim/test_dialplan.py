@@ -62,3 +62,25 @@ def test_expand_substrings_and_unknown_names():
 def test_split_args_respects_quotes():
     """Commas inside quotes or ${...} do not split arguments."""
     assert split_args('a,"b,c",${X,Y},d') == ["a", '"b,c"', "${X,Y}", "d"]
+
+
+def test_expressions_and_conditions_as_asterisk():
+    """$[...] compares quoted strings and integers (1/0); GotoIf's condition: empty false, integers by value, text true."""
+    from dialer.sim.dialplan import check_condition, evaluate
+
+    values = {"DIALSTATUS": "NOANSWER", "N": "10"}
+    assert expand('$["${DIALSTATUS}" != "ANSWER"]?survey,s,1', values) == "1?survey,s,1"
+    assert expand('$["${DIALSTATUS}" = "NOANSWER"]', values) == "1"
+    assert expand('$["${NOPE}" != "ANSWER"]', values) == "1"  # unset: still a valid expression
+    assert expand("$[${N} > 9]|$[${N} < 9]", values) == "1|0"
+    assert evaluate("10 = 010") == "1"  # integers compare as numbers
+    assert evaluate("a b c d") == ""
+    assert [check_condition(v) for v in ("", " ", "0", "1", "-2", "12abc", "no")] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]

@@ -204,3 +204,54 @@ def test_planner_overrides_the_profile():
     run_for(clock, 10.0)
     assert sim.pbx.outcomes == {"busy": 1, "live": 9}
     assert Counter(m["Reason"] for m in c.events("OriginateResponse")) == {"5": 1, "4": 9}
+
+
+def _toagent_apps(agent_answers_after):
+    from dialer.sim.profile import AgentBehaviour, CalleeBehaviour, Dist, Profile
+
+    clock = new_clock()
+    profile = Profile(
+        mode="profile",
+        callee=CalleeBehaviour(shares=(("answer", 1.0),), ring=Dist("fixed", 1.0, lo=1.0, hi=1.0)),
+        agents=AgentBehaviour(
+            answer_after=agent_answers_after, talk=Dist("fixed", 5.0, lo=5.0, hi=5.0)
+        ),
+    )
+    sim = make_sim(clock, profile=profile)
+    c = connect_client(sim, clock)
+    login(c, clock)
+    c.send(
+        "Originate",
+        [
+            ("Channel", "Local/13800000000@callee"),
+            ("Context", "toagent"),
+            ("Exten", "agent3"),
+            ("Priority", "1"),
+            ("Async", "true"),
+        ],
+        action_id="o",
+    )
+    run_for(clock, 45.0, step=0.1)
+    return [
+        (m["Context"], m["Application"], m["AppData"])
+        for m in c.events("Newexten")
+        if m["Channel"].startswith("Local/13800000000@callee") and m["Channel"].endswith(";1")
+    ]
+
+
+def test_toagent_unanswered_interviewer_goes_to_survey():
+    """The interviewer's phone rings out (Dial 30 s, NOANSWER): GotoIf sends the respondent to the survey, not a hang-up."""
+    apps = _toagent_apps(40.0)
+    assert apps[4:7] == [
+        ("toagent", "NoOp", "DIALSTATUS=NOANSWER"),
+        ("toagent", "GotoIf", "1?survey,s,1"),
+        ("survey", "NoOp", "IVR survey campaign="),
+    ]
+    assert ("survey", "AGI", "agi://127.0.0.1:4573/survey") in apps
+
+
+def test_toagent_answered_interviewer_hangs_up_after():
+    """The interviewer answered and the call ended: DIALSTATUS=ANSWER, the GotoIf falls through to Hangup."""
+    apps = _toagent_apps(0.0)
+    assert ("toagent", "GotoIf", "0?survey,s,1") in apps
+    assert not any(ctx == "survey" for ctx, _, _ in apps)

@@ -156,9 +156,8 @@ class Predictive:
         # defaults scale with the target: 2.9 % and 2.0 % under the usual 3 %
         self.setpoint = target * 29 / 30 if setpoint is None else setpoint
         self.setpoint_min = target * 2 / 3 if setpoint_min is None else setpoint_min
-        setpoint = self.setpoint
         self.margin_z = margin_z
-        self.current_setpoint = setpoint
+        self.current_setpoint = self.setpoint
         self.theta = theta
         self.theta_min = theta_min
         self.theta_max = theta_max

@@ -861,14 +861,21 @@ class CampaignController(Service):
     def _live_answer(self, aid: int) -> None:
         call = self.calls[aid]
         track = self._track[aid]
+        now = self.clock.seconds()
         self._observe_live(call, track, live=True)
-        self.ledger.record_live_answer(self.clock.seconds())
-        agent = self.agents.take_idle(self.clock.seconds(), aid)
+        self.ledger.record_live_answer(now)
+        # the grace time runs from the answer, not from the AMD verdict: the person has
+        # been waiting since they said hello
+        left = max(0.0, self.settings.grace - (now - (call.answered_at or now)))
+        if left <= 0:
+            self._abandon(aid)  # no agent could be reached in time any more
+            return
+        agent = self.agents.take_idle(now, aid)
         if agent is not None:
             self._route_to_agent(aid, agent.name, agent.exten)
             return
         self._waiting[aid] = None
-        track.waiting = self.clock.callLater(self.settings.grace, self._abandon, aid)
+        track.waiting = self.clock.callLater(left, self._abandon, aid)
         self.wake()
 
     def _route_to_agent(self, aid: int, name: str, exten: str) -> None:

@@ -646,3 +646,35 @@ def test_bridged_within_grace_is_not_abandoned(rig):
     assert rig.ami.redirects == [(d.name, "toagent", "agent1")]
     assert rig.ctl.ledger.figures(rig.clock.seconds()).campaign.abandoned == 0
     assert rig.pool.get("agent1").state == "talking"
+
+
+def test_amd_verdict_does_not_restart_the_grace(tmp_path):
+    """With AMD on, the 2 s run from the answer: a HUMAN verdict at 1.5 s with no agent free leaves 0.5 s, not 2 s."""
+    rig = Rig(tmp_path, agents=1, settings=ControllerSettings(always_open=True, amd=True)).start()
+    (d,) = rig.ami.dials
+    rig.pool.pause("agent1", rig.clock.seconds())  # nobody free
+    rig.ami.answer(d)
+    rig.step(1.5)
+    rig.ami.emit(
+        "VarSet", Channel=d.name, Uniqueid=d.channel_id, Variable="AMDSTATUS", Value="HUMAN"
+    )
+    rig.step(0.4)
+    assert rig.ami.redirects == []
+    rig.step(0.1)
+    assert rig.ami.redirects == [(d.name, "survey", "s")]
+    (routed,) = rig.of(CallRouted)
+    assert (routed.abandoned, routed.wait_seconds) == (True, pytest.approx(2.0))
+    rig.ctl.stopService()
+
+
+def test_amd_timeout_past_the_grace_is_abandoned_at_once(tmp_path):
+    """AMD gives no verdict in 5 s: the person has waited longer than the grace, so the call goes to the survey at once (abandoned), never to an agent."""
+    rig = Rig(tmp_path, settings=ControllerSettings(always_open=True, amd=True)).start()
+    d = rig.ami.dials[0]
+    rig.ami.answer(d)
+    rig.step(5.1)
+    assert rig.ami.redirects == [(d.name, "survey", "s")]
+    fig = rig.ctl.ledger.figures(rig.clock.seconds())
+    assert (fig.campaign.live_answered, fig.campaign.abandoned) == (1, 1)
+    assert {a.state for a in rig.pool} == {"idle"}
+    rig.ctl.stopService()

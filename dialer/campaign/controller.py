@@ -178,6 +178,8 @@ class ControllerSettings:
     agent_context: str = "toagent"
     survey_context: str = "survey"
     survey_exten: str = "s"
+    safe_harbour_context: str = "safeharbour"  # an abandoned call the survey cannot take
+    redirect_retry: float = 0.5  # seconds before a failed Redirect of an abandoned call
     amd: bool = False  # wait for AMDSTATUS from the hold context before routing
     amd_timeout: float = 5.0
     wrapup_timeout: float = 300.0
@@ -952,9 +954,47 @@ class CampaignController(Service):
         self.bus.publish(CallRouted(self.campaign.id, aid, "ivr", True, wait, now))
         self.log.info("attempt {attempt}: no agent within grace; to IVR", attempt=aid)
         if call.channel:
-            track.line.ami.redirect(
-                call.channel, self.settings.survey_context, self.settings.survey_exten, 1
-            ).addErrback(lambda _: None)
+            self._redirect_abandoned(aid, call.channel, tries=0)
+
+    def _redirect_abandoned(self, aid: int, channel: str, tries: int) -> None:
+        """Move an abandoned call out of C{hold} to the survey; a failed Redirect is tried
+        once more, then the call goes to the safe-harbour message: never left in
+        silence (hold's Wait(120))."""
+        track = self._track.get(aid)
+        if track is None:
+            return
+        to_survey = tries < 2
+        context = self.settings.survey_context if to_survey else self.settings.safe_harbour_context
+        exten = self.settings.survey_exten if to_survey else "s"
+
+        def failed(f: Failure) -> None:
+            call = self.calls.get(aid)
+            if call is None or call.ended or self._track.get(aid) is not track:
+                return  # hung up meanwhile: nothing to move
+            if call.state is not CallState.IVR or track.extra.get("ivr_started"):
+                return
+            if tries >= 2:
+                self.log.error(
+                    "attempt {attempt}: Redirect to {context} failed too ({error}); the call "
+                    "stays in hold / 转安全提示也失败, 呼叫留在等待",
+                    attempt=aid,
+                    context=context,
+                    error=f.getErrorMessage(),
+                )
+                return
+            self.log.warn(  # noqa: G010
+                "attempt {attempt}: Redirect of an abandoned call to {context} failed "
+                "({error}); {next} / 转接失败, 重试",
+                attempt=aid,
+                context=context,
+                error=f.getErrorMessage(),
+                next="trying again" if tries == 0 else "to the safe-harbour message",
+            )
+            self.clock.callLater(
+                self.settings.redirect_retry, self._redirect_abandoned, aid, channel, tries + 1
+            )
+
+        track.line.ami.redirect(channel, context, exten, 1).addErrback(failed)
 
     def _on_bridged(self, call: Call, track: _Tracking) -> None:
         now = self.clock.seconds()
@@ -1089,6 +1129,7 @@ class CampaignController(Service):
             if call.mode == "agent":
                 self._advance(aid, c.Bridged(now, self._track[aid].agent))
         elif name == "AGIExecStart" and primary:
+            self._track[aid].extra["ivr_started"] = True  # no Redirect retry moves it now
             self._advance(aid, c.IvrStarted(now))
         elif name == "VarSet" and self.settings.amd and event.get("Variable") == "AMDSTATUS":
             self._amd_verdict(aid, event.get("Value"), now)

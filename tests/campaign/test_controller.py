@@ -678,3 +678,58 @@ def test_amd_timeout_past_the_grace_is_abandoned_at_once(tmp_path):
     assert (fig.campaign.live_answered, fig.campaign.abandoned) == (1, 1)
     assert {a.state for a in rig.pool} == {"idle"}
     rig.ctl.stopService()
+
+
+def _flaky_redirect(ami, fail):
+    """Make the first C{fail} Redirects of C{ami} fail (as a Redirect Asterisk refuses)."""
+    from twisted.internet import defer
+
+    from dialer.ami.message import Message
+    from dialer.ami.protocol import ActionFailed
+
+    real = ami.redirect
+    tried = []
+
+    def redirect(channel, context, exten, priority=1):
+        tried.append(context)
+        if len(tried) <= fail:
+            return defer.fail(
+                ActionFailed("Redirect", Message.response("Error", [("Message", "Failed")]))
+            )
+        return real(channel, context, exten, priority)
+
+    ami.redirect = redirect
+    return tried
+
+
+def test_failed_redirect_to_ivr_is_retried_then_safe_harbour(tmp_path):
+    """An abandoned call whose Redirect to the survey fails twice goes to the safe-harbour message, not silence."""
+    rig = Rig(tmp_path, agents=1).start()
+    (d,) = rig.ami.dials
+    rig.pool.pause("agent1", rig.clock.seconds())
+    tried = _flaky_redirect(rig.ami, 2)
+    rig.ami.answer(d)
+    rig.step(2.0)
+    assert tried == ["survey"]
+    rig.step(0.5)
+    assert tried == ["survey", "survey"]
+    rig.step(0.5)
+    assert tried == ["survey", "survey", "safeharbour"]
+    assert rig.ami.redirects == [(d.name, "safeharbour", "s")]
+    rig.step(5)
+    assert len(tried) == 3
+    rig.ctl.stopService()
+
+
+def test_failed_redirect_to_ivr_retried_once(tmp_path):
+    """One failed Redirect to the survey: the second try takes the call there."""
+    rig = Rig(tmp_path, agents=1).start()
+    (d,) = rig.ami.dials
+    rig.pool.pause("agent1", rig.clock.seconds())
+    tried = _flaky_redirect(rig.ami, 1)
+    rig.ami.answer(d)
+    rig.step(2)
+    rig.step(1)
+    assert tried == ["survey", "survey"]
+    assert rig.ami.redirects == [(d.name, "survey", "s")]
+    rig.ctl.stopService()

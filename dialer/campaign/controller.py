@@ -197,6 +197,8 @@ class ControllerSettings:
     # None: do not push one (a dialplan without the minyi-outcome context)
     outcome_handler: str | None = HANDLER
     astdb_timeout: float = 5.0  # DBGet / DBDel
+    reconcile_retry: float = 1.0  # a failed CoreShowChannels: tried again after 1, 2, 4 ... s
+    reconcile_retry_max: float = 30.0
 
 
 @dataclass
@@ -276,6 +278,7 @@ class CampaignController(Service):
         self._reconciled: set[str] = set()  # lines checked since they (re)connected
         self._undeleted: dict[str, set[int]] = {}  # line -> AstDB keys to DBDel when back
         self._reconciling: set[str] = set()
+        self._reconcile_failures: dict[str, int] = {}  # line -> CoreShowChannels failed in a row
         self._down_since: dict[str, float] = {}
         self._exhausted = False
         self._hopper: store.HopperInput | None = None
@@ -1181,13 +1184,25 @@ class CampaignController(Service):
         try:
             channels = await line.ami.core_show_channels()
         except Exception as e:
+            # Without it the line stays unusable: tried again, with backoff, while the
+            # connection is up (a reconnect starts a reconciliation of its own).
+            failures = self._reconcile_failures.get(line.name, 0) + 1
+            self._reconcile_failures[line.name] = failures
+            delay = min(
+                self.settings.reconcile_retry * 2 ** (failures - 1),
+                self.settings.reconcile_retry_max,
+            )
             self.log.warn(  # noqa: G010
-                "campaign {campaign}: CoreShowChannels on {line} failed ({error})",
+                "campaign {campaign}: CoreShowChannels on {line} failed ({error}); trying "
+                "again in {delay} s / 通道核对失败, 稍后重试",
                 campaign=self.campaign.id,
                 line=line.name,
-                error=str(e),
+                error=str(e) or repr(e),
+                delay=delay,
             )
+            self.clock.callLater(delay, self._retry_reconcile, line)
             return
+        self._reconcile_failures.pop(line.name, None)
         up: dict[str, Message] = {}
         for item in channels:
             uid = item.get("Uniqueid")
@@ -1262,6 +1277,16 @@ class CampaignController(Service):
         )
         self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
         self.wake()
+
+    def _retry_reconcile(self, line: Line) -> None:
+        if (
+            not self.running
+            or not line.ami.ready
+            or line.name in self._reconciled
+            or line.name in self._reconciling
+        ):
+            return
+        self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
 
     def _recheck_pending(self, aid: int) -> None:
         call = self.calls.get(aid)

@@ -733,3 +733,35 @@ def test_failed_redirect_to_ivr_retried_once(tmp_path):
     assert tried == ["survey", "survey"]
     assert rig.ami.redirects == [(d.name, "survey", "s")]
     rig.ctl.stopService()
+
+
+def test_failed_coreshowchannels_is_retried_with_backoff(rig):
+    """CoreShowChannels fails twice after the start: tried again after 1 s and 2 s, then the line is used; nothing is lost."""
+    from twisted.internet import defer
+
+    from dialer.ami.protocol import ActionTimeout
+
+    real = rig.ami.core_show_channels
+    calls = []
+
+    def flaky():
+        calls.append(rig.clock.seconds())
+        if len(calls) <= 2:
+            return defer.fail(ActionTimeout("CoreShowChannels", "csc-1", 10.0))
+        return real()
+
+    rig.ami.core_show_channels = flaky
+    rig.start()
+    assert rig.ami.dials == [] and calls == [T0]
+    assert rig.ctl.dialing_blocked(rig.clock.seconds()) == "no AMI connection"
+    rig.step(1)
+    assert calls == [T0, T0 + 1] and rig.ami.dials == []
+    rig.step(1)
+    assert len(calls) == 2
+    rig.step(1)
+    assert calls == [T0, T0 + 1, T0 + 3]
+    rig.step(0)
+    assert len(rig.ami.dials) == 2
+    assert rig.of(Reconciled)[-1].lost == 0
+    rig.step(300)
+    assert len(calls) == 3  # reconciled: no more CoreShowChannels

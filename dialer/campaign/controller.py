@@ -668,18 +668,31 @@ class CampaignController(Service):
             )
             self._advance(aid, c.OriginateRefused(now, "bad dial template"))
             return
-        handle = line.ami.originate(
-            dial_string,
-            context=context,
-            exten=exten,
-            priority=1,
-            timeout=self.settings.ring_timeout,
-            caller_id=self.campaign.caller_id,
-            variables=self._originate_variables(aid, action_id),
-            channel_id=call.uniqueid,
-            other_channel_id=f"{call.uniqueid}-2",
-            action_id=action_id,
-        )
+        try:
+            handle = line.ami.originate(
+                dial_string,
+                context=context,
+                exten=exten,
+                priority=1,
+                timeout=self.settings.ring_timeout,
+                caller_id=self.campaign.caller_id,
+                variables=self._originate_variables(aid, action_id),
+                channel_id=call.uniqueid,
+                other_channel_id=f"{call.uniqueid}-2",
+                action_id=action_id,
+            )
+        except Exception as e:
+            # e.g. a header the message layer refuses (MessageError): nothing was sent, so
+            # the attempt ends as refused and its line is released, not left pending
+            self.log.error(
+                "campaign {campaign}: Originate for attempt {attempt} could not be sent "
+                "({error}) / 无法发送呼叫请求",
+                campaign=self.campaign.id,
+                attempt=aid,
+                error=repr(e),
+            )
+            self._advance(aid, c.OriginateRefused(now, repr(e)))
+            return
         self._advance(aid, c.OriginateSent(now))
         self.bus.publish(CallOriginated(self.campaign.id, aid, call.unit_id, line.name, now))
         if self.dial_requests > 0:

@@ -765,3 +765,27 @@ def test_failed_coreshowchannels_is_retried_with_backoff(rig):
     assert rig.of(Reconciled)[-1].lost == 0
     rig.step(300)
     assert len(calls) == 3  # reconciled: no more CoreShowChannels
+
+
+def test_originate_raising_ends_attempt_and_frees_the_line(rig):
+    """Originate raises before sending (a header the message layer refuses): the attempt ends as failed, the line is released, dialing goes on."""
+    from dialer.ami.message import MessageError
+
+    real = rig.ami.originate
+    raised = []
+
+    def bad(channel, **kw):
+        if not raised:
+            raised.append(channel)
+            raise MessageError("header value contains CR/LF")
+        return real(channel, **kw)
+
+    rig.ami.originate = bad
+    rig.start()
+    rig.step(0)
+    rows = rig.attempts()
+    assert raised and rows[0]["status"] == "ended"
+    assert (rows[0]["outcome"], rows[0]["disposition"]) == ("failed", "3.11")
+    assert rig.contact(rows[0]["contact_id"])["live_attempt_id"] is None
+    assert rig.lines[0].in_use == rig.ctl.live_count() == 2
+    assert len(rig.ami.dials) == 2

@@ -39,6 +39,7 @@ class Demo:
     console: Console
     rng: random.Random
     scale: float = 1.0
+    seed: int = 2026  # --seed: the frames, and the simulated PBX and agents of the campaigns
     engine: sa.Engine | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -87,7 +88,9 @@ def demo_command(args: argparse.Namespace) -> int:
         raise InputError(
             f"no demo step {args.stop_after!r}; steps: {', '.join(names)} / 没有该步骤"
         )
-    demo = Demo(Path(args.dir), Console(), random.Random(args.seed), scale=args.scale)
+    demo = Demo(
+        Path(args.dir), Console(), random.Random(args.seed), scale=args.scale, seed=args.seed
+    )
     started = time.monotonic()
     try:
         for step in STEPS:

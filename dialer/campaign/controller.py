@@ -332,6 +332,7 @@ class CampaignController(Service):
         for line in self.lines:
             if line.ami.ready and line.name not in self._reconciling:
                 await self._reconcile(line)
+        await self._lose_orphans()
         self._paused_reason = None
         self.wake()
 
@@ -1290,6 +1291,49 @@ class CampaignController(Service):
         )
         self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
         self.wake()
+
+    async def _lose_orphans(self) -> None:
+        """Live attempts stored on a server no longer configured: no line will ever
+        reconcile them (nor read that server's AstDB), and their contacts would stay
+        locked. They end as lost (retried by the rules)."""
+        names = {line.name for line in self.lines}
+        stored = await self.db.do(store.thd_live_attempts, self.campaign.id)
+        for attempt in stored:
+            if attempt.server is None or attempt.server in names or attempt.id in self.calls:
+                continue
+            now = self.clock.seconds()
+            self.log.warn(  # noqa: G010
+                "campaign {campaign}: attempt {attempt} was live on server {server}, which "
+                "is no longer configured; ended as lost / 服务器 {server} 已不在配置中, "
+                "该呼叫记为丢失",
+                campaign=self.campaign.id,
+                attempt=attempt.id,
+                server=attempt.server,
+            )
+            call = c.advance(store.call_from_live(attempt), c.Lost(now))
+            decision = await self.db.do_with_transaction(
+                store.thd_finish_attempt,
+                call,
+                rules=self.rules,
+                schedule=None if self.settings.always_open else self.schedule,
+                now=now,
+            )
+            if decision is None:
+                continue  # ended meanwhile
+            outcome = OUTCOMES[decision.outcome] if decision.outcome else call.outcome
+            assert outcome is not None
+            self.bus.publish(
+                CallEnded(
+                    self.campaign.id,
+                    attempt.id,
+                    call.unit_id,
+                    outcome.name,
+                    outcome.aapor,
+                    call.facts.abandoned,
+                    bool(decision.final),
+                    now,
+                )
+            )
 
     def _retry_reconcile(self, line: Line) -> None:
         if (

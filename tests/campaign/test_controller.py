@@ -789,3 +789,25 @@ def test_originate_raising_ends_attempt_and_frees_the_line(rig):
     assert rig.contact(rows[0]["contact_id"])["live_attempt_id"] is None
     assert rig.lines[0].in_use == rig.ctl.live_count() == 2
     assert len(rig.ami.dials) == 2
+
+
+def test_restart_without_a_server_loses_its_live_attempts(tmp_path):
+    """A restart whose config no longer has pbx2: the attempts live there end as lost (contacts released), the others are reconciled as usual."""
+    first = Rig(tmp_path, agents=4, lines=[FakeAMI("pbx1"), FakeAMI("pbx2")]).start()
+    gone = first.amis[1].dials
+    assert gone and first.amis[0].dials
+    kept = first.amis[0].dials
+    for d in kept:
+        first.amis[0].answer(d)
+        first.amis[0].bridge(d)
+    second = Rig(tmp_path, agents=4, engine=first.engine, seed=False)
+    second.ami.channels.update(first.amis[0].channels)
+    second.start()
+    rows = {x["action_id"]: x for x in second.attempts()}
+    assert {rows[d.action_id]["outcome"] for d in gone} == {"lost"}
+    for d in gone:
+        assert second.contact(rows[d.action_id]["contact_id"])["live_attempt_id"] is None
+    assert {rows[d.action_id]["status"] for d in kept} == {"bridged"}
+    lost = [e for e in second.of(CallEnded) if e.outcome == "lost"]
+    assert len(lost) == len(gone)
+    second.ctl.stopService()

@@ -77,6 +77,14 @@ class Outcome:
     def final(self) -> bool:
         return self.retry_class == "final"
 
+    @property
+    def technical(self) -> bool:
+        """The line failed, not the number: AAPOR 3.11 (not dialed) and 3.16 (technical
+        problem: congestion, channel unavailable, no route). C{lost} (the PBX went away
+        under the call) is 3.16 too but says nothing about the trunk: not counted. The
+        controller's per-line circuit breaker counts these in a row."""
+        return self.aapor in ("3.11", "3.16") and self.name != "lost"
+
 
 def _o(name: str, aapor: str, retry: str, en: str, zh: str, *, counts: bool = True) -> Outcome:
     return Outcome(name, aapor, retry, counts, en, zh)
@@ -167,11 +175,13 @@ _F = CallFacts
 _UP: dict[str, Any] = {"originate_response": "Success", "reason": 4, "answered": True}
 
 # Causes (Q.850) that mean the number does not work / is temporarily not reachable.
-INVALID_CAUSES = frozenset({1, 3, 28})  # unallocated, no route to destination, invalid format
+INVALID_CAUSES = frozenset({1, 28})  # unallocated, invalid number format
 NUMBER_CHANGED_CAUSES = frozenset({22})
 OUT_OF_SERVICE_CAUSES = frozenset({27})  # destination out of order
 UNREACHABLE_CAUSES = frozenset({18, 20})  # no user responding, subscriber absent (switched off)
-CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44, 47})
+# Technical (3.16, retried): network causes, and 3 "no route to destination", which a
+# broken trunk route gives for every number (as final 4.31 it finished good numbers).
+CONGESTION_CAUSES = frozenset({3, 34, 38, 41, 42, 44, 47})
 NO_ANSWER_CAUSES = frozenset({19})
 
 # The table, in order: first match wins. Answered calls first (the survey result is the
@@ -307,7 +317,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _r(
         "invalid",
-        "unallocated / no route / invalid format (b7: cause 1)",
+        "unallocated / invalid format (b7: cause 1)",
         _F(originate_response="Failure", reason=0, hangup_cause=1),
         hangup_cause=INVALID_CAUSES,
     ),
@@ -337,7 +347,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _r(
         "congestion",
-        "network causes 34/38/41/42/44/47",
+        "no route (3: often the trunk) and network causes 34/38/41/42/44/47",
         _F(originate_response="Failure", reason=0, hangup_cause=41),
         hangup_cause=CONGESTION_CAUSES,
     ),

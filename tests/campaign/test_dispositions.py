@@ -87,8 +87,10 @@ EXPECTED = [
     (CallFacts(**_NO, reason=0, hangup_cause=18), "unreachable", "3.13"),
     # 3.15 technological barrier (call rejected / blocked): cause 21
     (CallFacts(**_NO, reason=0, hangup_cause=21, dial_status="NOANSWER"), "rejected", "3.15"),
-    # 3.16 technical: network congestion causes (34 no circuit ... 47 resource unavailable)
-    (CallFacts(**_NO, reason=0, hangup_cause=38), "congestion", "3.16"),
+    # 3.16 technical: cause 3 no route to destination (a broken trunk route gives it for
+    # every number: retried, never final) and the network congestion causes (34 no
+    # circuit ... 47 resource unavailable)
+    (CallFacts(**_NO, reason=0, hangup_cause=3), "congestion", "3.16"),
     # 3.13 no answer: cause 19 no answer from user (alerted)
     (CallFacts(**_NO, reason=0, hangup_cause=19, dial_status="NOANSWER"), "no_answer", "3.13"),
     # DialEnd status when the leg's cause is unknown
@@ -125,7 +127,7 @@ def test_expected_rows(index, facts, name, code):
     ("cause", "name", "code"),
     [
         (1, "invalid", "4.31"),
-        (3, "invalid", "4.31"),
+        (3, "congestion", "3.16"),
         (28, "invalid", "4.31"),
         (22, "number_changed", "4.41"),
         (27, "out_of_service", "4.33"),
@@ -247,3 +249,11 @@ def test_final_outcomes():
     """Completes, partials, hard refusals and invalid numbers finish a contact; busy does not."""
     assert all(OUTCOMES[n].final for n in ["complete", "partial", "hard_refusal", "invalid", "dnc"])
     assert not any(OUTCOMES[n].final for n in ["busy", "no_answer", "machine", "refusal"])
+
+
+def test_technical_outcomes_are_the_line_failures():
+    """The breaker's category: 3.11 and 3.16 outcomes except lost; busy, no answer, invalid and answered calls are not."""
+    technical = {name for name, o in OUTCOMES.items() if o.technical}
+    assert technical == {"failed", "congestion"}
+    no_route = classify(CallFacts(originate_response="Failure", reason=0, hangup_cause=3))
+    assert no_route.technical and not no_route.final

@@ -131,6 +131,18 @@ class Reconciled:
 
 
 @dataclass(frozen=True)
+class LineBreaker:
+    """A line's circuit breaker opened (C{failures} technical failures in a row: the
+    controller stops dialing on it) or closed (a call got through, or an operator
+    resumed the campaign)."""
+
+    server: str
+    open: bool
+    failures: int
+    at: float
+
+
+@dataclass(frozen=True)
 class AMIStateChanged:
     server: str
     connected: bool

@@ -36,6 +36,7 @@ from dialer.events import (
     CallRouted,
     DialingPaused,
     EventBus,
+    LineBreaker,
     PacingDecided,
     Reconciled,
 )
@@ -109,6 +110,12 @@ class Metrics:
         self.ami_up = Gauge(
             "dialer_ami_connected", "1 while the AMI connection is usable", ["server"], registry=r
         )
+        self.breaker = Gauge(
+            "dialer_line_breaker_open",
+            "1 while a line's circuit breaker is open (not dialed: technical failures in a row)",
+            ["server"],
+            registry=r,
+        )
         self.lag = Gauge("dialer_reactor_lag_seconds", "Last measured reactor lag", registry=r)
         self.lag_hist = Histogram(
             "dialer_reactor_lag", "Reactor lag samples (seconds)", buckets=_LAG_BUCKETS, registry=r
@@ -138,6 +145,7 @@ class Metrics:
             bus.subscribe(
                 AMIStateChanged, lambda e: self.ami_up.labels(e.server).set(int(e.connected))
             ),
+            bus.subscribe(LineBreaker, lambda e: self.breaker.labels(e.server).set(int(e.open))),
         ]
 
     def close(self) -> None:

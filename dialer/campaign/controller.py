@@ -78,6 +78,7 @@ from dialer.events import (
     CallRouted,
     DialingPaused,
     EventBus,
+    LineBreaker,
     PacingDecided,
     Reconciled,
     SurveyFinished,
@@ -148,6 +149,10 @@ class Line:
     dial_template: str | None = None  # this trunk's dial string; None: the campaign's
     # campaign id -> (priority, lines it could use): capacity goes to higher priority first
     demand: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # the circuit breaker: technical failures in a row (Outcome.technical), and since when
+    # the line is not dialed because of them (None: closed)
+    failures: int = 0
+    tripped_at: float | None = None
 
     def allowance(self, campaign_id: int) -> int:
         """Lines C{campaign_id} may hold here: capacity is shared out by priority (then
@@ -197,6 +202,10 @@ class ControllerSettings:
     # None: do not push one (a dialplan without the minyi-outcome context)
     outcome_handler: str | None = HANDLER
     astdb_timeout: float = 5.0  # DBGet / DBDel
+    # a line with this many technical failures in a row (failed, congestion, no route,
+    # channel unavailable) is no longer dialed until a call gets through or an operator
+    # resumes the campaign; 0: never
+    breaker_threshold: int = 20
     reconcile_retry: float = 1.0  # a failed CoreShowChannels: tried again after 1, 2, 4 ... s
     reconcile_retry_max: float = 30.0
 
@@ -419,6 +428,8 @@ class CampaignController(Service):
                 old=self.status,
                 new=camp.status,
             )
+            if camp.status == "running" and self.status != "running":
+                self.reset_breakers("campaign resumed")
             self.status = camp.status
             self.bus.publish(
                 DialingPaused(
@@ -461,13 +472,15 @@ class CampaignController(Service):
         if not self.settings.always_open and not self.schedule.is_open(now):
             return "outside calling windows"
         if not any(self._usable(line) for line in self.lines):
+            if any(line.tripped_at is not None for line in self.lines):
+                return "no AMI connection or circuit breaker open"
             return "no AMI connection"
         if self._exhausted:
             return "no contacts left"
         return None
 
     def _usable(self, line: Line) -> bool:
-        return line.ami.ready and line.name in self._reconciled
+        return line.ami.ready and line.name in self._reconciled and line.tripped_at is None
 
     def snapshot(self, now: float) -> PacingInput:
         """The pacer's view of this campaign now."""
@@ -1569,6 +1582,7 @@ class CampaignController(Service):
         track.line.in_use = max(0, track.line.in_use - 1)
         outcome = call.outcome
         assert outcome is not None
+        self._breaker_count(track.line, outcome.technical, now)
 
         async def write() -> None:
             decision = await self.db.do_with_transaction(
@@ -1606,6 +1620,61 @@ class CampaignController(Service):
             self.wake()
 
         self._track_write(Deferred.fromCoroutine(write()))
+
+    # -- the per-line circuit breaker ----------------------------------------------------
+
+    def _breaker_count(self, line: Line, technical: bool, now: float) -> None:
+        """Count a finished call on C{line}: a misconfigured trunk fails every call
+        (coded C{failed}, not counted as an attempt, retried in 5 min) and would redial
+        every contact forever; after C{breaker_threshold} technical failures in a row the
+        line is not dialed any more."""
+        threshold = self.settings.breaker_threshold
+        if not technical:
+            line.failures = 0
+            if line.tripped_at is not None:
+                self._close_breaker(line, now, "a call got through")
+            return
+        if not line.ami.ready:
+            return  # the connection dropped: that is a line down, not a trunk fault
+        line.failures += 1
+        if threshold <= 0 or line.failures < threshold or line.tripped_at is not None:
+            return
+        line.tripped_at = now
+        self.log.error(
+            "campaign {campaign}: line {line}: {failures} technical failures in a row "
+            "(failed / congestion / no route); not dialing on it until a call gets through "
+            "or the campaign is resumed (dialer campaign resume). Check the trunk and the "
+            "dial template. / 线路 {line} 连续 {failures} 次技术性失败, 已停止在该线路拨号; "
+            "请检查中继和拨号模板, 然后恢复活动",
+            campaign=self.campaign.id,
+            line=line.name,
+            failures=line.failures,
+        )
+        self.bus.publish(LineBreaker(line.name, True, line.failures, now))
+
+    def _close_breaker(self, line: Line, now: float, why: str) -> None:
+        line.tripped_at = None
+        line.failures = 0
+        self.log.info(
+            "campaign {campaign}: line {line} dialed again ({why}) / 线路恢复拨号",
+            campaign=self.campaign.id,
+            line=line.name,
+            why=why,
+        )
+        self.bus.publish(LineBreaker(line.name, False, 0, now))
+        self.wake()
+
+    def reset_breakers(self, why: str = "operator") -> None:
+        """Close the circuit breaker of every line of this campaign (an operator resumed)."""
+        now = self.clock.seconds()
+        for line in self.lines:
+            if line.tripped_at is not None:
+                self._close_breaker(line, now, why)
+            line.failures = 0
+
+    def breakers(self) -> dict[str, float | None]:
+        """Line name -> since when its circuit breaker is open (None: closed)."""
+        return {line.name: line.tripped_at for line in self.lines}
 
     # -- figures -------------------------------------------------------------------------
 

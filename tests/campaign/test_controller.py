@@ -811,3 +811,78 @@ def test_restart_without_a_server_loses_its_live_attempts(tmp_path):
     lost = [e for e in second.of(CallEnded) if e.outcome == "lost"]
     assert len(lost) == len(gone)
     second.ctl.stopService()
+
+
+def test_circuit_breaker_stops_a_failing_line_until_resumed(tmp_path):
+    """Every Originate refused (a misconfigured trunk): after 5 technical failures in a row the line is not dialed; a resume clears it, a call that gets through keeps it closed."""
+    from dialer.events import LineBreaker
+    from dialer.metrics import Metrics
+
+    rig = Rig(
+        tmp_path,
+        units=4,
+        per_unit=10,
+        settings=ControllerSettings(always_open=True, breaker_threshold=5),
+    )
+    metrics = Metrics(rig.bus)
+    gauge = "dialer_line_breaker_open"
+    broken = [True]
+
+    def refuse(dial):
+        if broken[0]:
+            rig.ami.refuse_next = "Extension does not exist."
+
+    rig.ami.on_originate = refuse
+    rig.start()
+    rig.step(0)
+    assert len(rig.ami.dials) == 5
+    assert rig.lines[0].tripped_at == T0
+    assert rig.ctl.breakers() == {"pbx1": T0}
+    assert [(e.server, e.open, e.failures) for e in rig.of(LineBreaker)] == [("pbx1", True, 5)]
+    assert metrics.registry.get_sample_value(gauge, {"server": "pbx1"}) == 1
+    assert "circuit breaker" in rig.ctl.dialing_blocked(rig.clock.seconds())
+    rig.step(600)  # the failed contacts are due again: still nothing dialed
+    assert len(rig.ami.dials) == 5
+    # the operator fixes the trunk and resumes the campaign
+    broken[0] = False
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.step(2)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "running", rig.clock.seconds())
+    rig.step(2)
+    assert rig.lines[0].tripped_at is None
+    assert [e.open for e in rig.of(LineBreaker)] == [True, False]
+    assert metrics.registry.get_sample_value(gauge, {"server": "pbx1"}) == 0
+    assert len(rig.ami.dials) == 7
+    rig.ami.busy(rig.ami.dials[-1])  # got through to the network: the count starts again
+    rig.step(0)
+    assert rig.lines[0].failures == 0
+    rig.ctl.stopService()
+
+
+def test_circuit_breaker_counts_only_failures_in_a_row(tmp_path):
+    """Technical failures broken up by a busy call never open the breaker."""
+    rig = Rig(
+        tmp_path,
+        agents=1,
+        units=4,
+        per_unit=10,
+        settings=ControllerSettings(always_open=True, breaker_threshold=3),
+    )
+    n = [0]
+
+    def refuse(dial):
+        n[0] += 1
+        if n[0] % 3:
+            rig.ami.refuse_next = "Channel unavailable"
+
+    rig.ami.on_originate = refuse
+    rig.start()
+    for _ in range(4):
+        rig.step(0)
+        rig.ami.busy(rig.ami.dials[-1])
+    rig.step(0)
+    assert len(rig.ami.dials) >= 12
+    assert rig.lines[0].tripped_at is None
+    rig.ctl.stopService()

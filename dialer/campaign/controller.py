@@ -39,7 +39,7 @@ import dataclasses
 import itertools
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -91,6 +91,10 @@ from dialer.store import campaigns as store
 from dialer.store.campaigns import Campaign
 
 T = TypeVar("T")
+
+#: How many of the latest pacing decision times and answer -> bridged latencies a
+#: controller keeps (more than an 8-hour benchmark shift makes at 100 agents).
+SAMPLES_KEPT = 200_000
 
 
 class DB(Protocol):
@@ -296,8 +300,11 @@ class CampaignController(Service):
         self._completed: dict[int, int] = {}  # unit -> completes since the batch was loaded
         self._last_status_poll = float("-inf")
         self.dial_requests = 0  # preview mode: agents who asked for their next number
-        self.decision_seconds: list[float] = []  # pacing decision times (for benchmarks)
-        self.latencies: list[float] = []  # answer -> bridged, seconds
+        # the latest pacing decision times and answer -> bridged latencies (benchmarks,
+        # tests): bounded, one entry per tick or call would grow for as long as the daemon
+        # runs; /metrics takes its histograms from the bus events, not from these
+        self.decision_seconds: deque[float] = deque(maxlen=SAMPLES_KEPT)
+        self.latencies: deque[float] = deque(maxlen=SAMPLES_KEPT)
 
     # -- service ------------------------------------------------------------------------
 

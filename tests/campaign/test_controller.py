@@ -77,7 +77,7 @@ def test_answer_routes_to_free_agent_and_complete(rig):
     rig.step(0.05)
     rig.ami.bridge(d)
     assert rig.pool.get("agent1").state == "talking"
-    assert rig.ctl.latencies == [pytest.approx(0.05)]
+    assert list(rig.ctl.latencies) == [pytest.approx(0.05)]
     rig.step(60)
     rig.ami.callee_hangs_up(d)
     assert rig.pool.get("agent1").state == "wrapping"
@@ -886,3 +886,18 @@ def test_circuit_breaker_counts_only_failures_in_a_row(tmp_path):
     assert len(rig.ami.dials) >= 12
     assert rig.lines[0].tripped_at is None
     rig.ctl.stopService()
+
+
+def test_decision_and_latency_samples_are_bounded(rig):
+    """The decision-time and latency samples keep only the latest SAMPLES_KEPT entries (no growth per tick forever)."""
+    from dialer.campaign import controller as ctl_mod
+
+    rig.start()
+    assert rig.ctl.decision_seconds.maxlen == rig.ctl.latencies.maxlen == ctl_mod.SAMPLES_KEPT
+    for i in range(ctl_mod.SAMPLES_KEPT + 10):
+        rig.ctl.decision_seconds.append(float(i))
+    assert len(rig.ctl.decision_seconds) == ctl_mod.SAMPLES_KEPT
+    assert rig.ctl.decision_seconds[-1] == ctl_mod.SAMPLES_KEPT + 9
+    before = len(rig.ctl.decision_seconds)
+    rig.step(3)  # ticks still record their decision times
+    assert len(rig.ctl.decision_seconds) == before and rig.ctl.decision_seconds[-1] == 0.0

@@ -58,7 +58,7 @@ from dialer.campaign import calls as c
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.calls import Call, CallState
 from dialer.campaign.dispositions import OUTCOMES, SurveyResult
-from dialer.campaign.hopper import select
+from dialer.campaign.hopper import open_at, select
 from dialer.campaign.outcomes import (
     FAMILY,
     HANDLER,
@@ -198,6 +198,7 @@ class ControllerSettings:
     pending_grace: float = 10.0  # an unseen attempt this young may still get its channel
     per_unit: int = 50
     hopper_refresh: float = 10.0  # seconds a loaded batch of candidates is reused
+    zones_refresh: float = 60.0  # while no zone's window is open: re-read the sample's zones
     max_launch_per_tick: int = 50
     status_poll: float = 2.0
     id_prefix: str = "mny"
@@ -296,6 +297,9 @@ class CampaignController(Service):
         self._exhausted = False
         self._hopper: store.HopperInput | None = None
         self._hopper_at = float("-inf")
+        # time zones of the sample's unfinished contacts (refreshed with the hopper input)
+        self._zones: set[str] = {self.schedule.timezone}
+        self._zones_at = float("-inf")
         self._launched: dict[int, int] = {}  # unit -> dials since the batch was loaded
         self._completed: dict[int, int] = {}  # unit -> completes since the batch was loaded
         self._last_status_poll = float("-inf")
@@ -345,6 +349,7 @@ class CampaignController(Service):
                 self.ledger.record_live_answer(at)
             for _ in range(max(0, abandoned)):
                 self.ledger.record_abandoned(at)
+        await self._refresh_zones(now)
         for line in self.lines:
             if line.ami.ready and line.name not in self._reconciling:
                 await self._reconcile(line)
@@ -424,6 +429,14 @@ class CampaignController(Service):
             down = self._down_since.get(line.name)
             if down is not None and now - down >= self.settings.lost_after:
                 self._lose_line_calls(line, "line down too long")
+        if (
+            self.dialing_blocked(now) == "outside calling windows"
+            and now - self._zones_at >= self.settings.zones_refresh
+        ):
+            # the hopper (which refreshes the zones) is not read while the gate is shut:
+            # contacts imported meanwhile in a zone whose window is open still count
+            self._zones_at = now
+            self._track_write(Deferred.fromCoroutine(self._refresh_zones(now)))
         self.wake()
 
     async def _poll_status(self) -> None:
@@ -476,7 +489,9 @@ class CampaignController(Service):
             return self._paused_reason
         if self.status != "running":
             return f"status {self.status}"
-        if not self.settings.always_open and not self.schedule.is_open(now):
+        if not self.settings.always_open and not any(
+            open_at(self.schedule, now, zone) for zone in self._zones
+        ):
             return "outside calling windows"
         if not any(self._usable(line) for line in self.lines):
             if any(line.tripped_at is not None for line in self.lines):
@@ -561,7 +576,12 @@ class CampaignController(Service):
             if number is not None:
                 live_numbers.add(number)
         selection = select(
-            hopper.candidates, units, now=now, wanted=wanted, live_numbers=live_numbers
+            hopper.candidates,
+            units,
+            now=now,
+            wanted=wanted,
+            live_numbers=live_numbers,
+            schedule=None if self.settings.always_open else self.schedule,
         )
         used = {p.contact_id for p in selection.picks} | set(selection.dnc)
         if used:
@@ -596,14 +616,24 @@ class CampaignController(Service):
             or age >= self.settings.hopper_refresh
             or (len(cached.candidates) < wanted and age >= 1.0)
         ):
+            await self._refresh_zones(now)
+            open_zones = None
+            if not self.settings.always_open:
+                open_zones = {z for z in self._zones if open_at(self.schedule, now, z)}
             cached = await self.db.do(
-                store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit
+                store.thd_hopper_input, self.campaign.id, now, self.settings.per_unit, open_zones
             )
             self._hopper, self._hopper_at = cached, now
             self._launched = {}
             self._completed = {}
             return cached, True
         return cached, False
+
+    async def _refresh_zones(self, now: float) -> None:
+        self._zones_at = now
+        self._zones = await self.db.do(store.thd_sample_zones, self.campaign.id) or {
+            self.schedule.timezone
+        }
 
     def _choose_line(self) -> Line | None:
         usable = [line for line in self.lines if self._usable(line) and self._free(line) > 0]

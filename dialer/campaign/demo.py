@@ -46,7 +46,7 @@ from rich.cells import cell_len, set_cell_size
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = 12
-IVR_LINES = 24  # the ivr-only campaign's line cap: without agents it reaches more
+IVR_LINES = 36  # the ivr-only campaign's line cap: without agents it reaches more
 TRUNK_LINES = 3 * AGENTS + IVR_LINES  # predictive asks up to 3 lines per agent
 DEFAULT_SECONDS = 180.0
 DRAIN_SECONDS = 60.0
@@ -392,8 +392,8 @@ def summary_lines(
     still = sum(int(u["live"]) for u in ivr["units"])
     if still:
         lines += [
-            f"  {still} still in the survey when the demo stopped; their answers so far",
-            "  are kept / 演示结束时仍在答题，已答部分已保存",
+            f"  {still} still on the line when the demo stopped; their answers so far",
+            "  are kept / 演示结束时仍在通话，已答部分已保存",
         ]
     return lines
 

@@ -313,7 +313,7 @@ def draw_sample(demo: Demo) -> None:
 
 
 def campaign(demo: Demo) -> None:
-    """Stage 2: a campaign end to end on the simulated PBX (see L{dialer.campaign.demo})."""
+    """Stage 2: two campaigns end to end on the simulated PBX (see L{dialer.campaign.demo})."""
     from dialer.campaign.demo import run_campaign
 
     run_campaign(demo)

@@ -16,7 +16,7 @@ from dialer.store import campaigns as store
 from dialer.store.schema import answers, attempts
 from tests.faults.procs import ROOT
 
-WIDTH = 80
+WIDTH = demo.WIDTH  # 80
 
 
 def test_split_members_halves_every_unit():
@@ -41,7 +41,7 @@ def test_fit_counts_chinese_as_two_cells():
 def _big_status(name, mode):
     units = [
         {"code": f"4512{i:02d}", "name": "罗城仫佬族自治县" * 2, "dialed": 99999}
-        | {"finished": 99999, "completes": 99999, "quota": None, "contacts": 1, "live": 0}
+        | {"finished": 99999, "completes": 99999, "quota": None, "contacts": 1, "live": 9}
         for i in range(11)
     ] + [
         {"code": f"D{i:02d}", "name": "市纪委监委", "dialed": 99999, "finished": 9, "completes": 9}
@@ -90,6 +90,7 @@ def test_report_lines_fit_80_columns_with_large_figures():
     assert "abandoned 放弃 12345 / live-answered 人工接听 999999" in text
     assert "1.2%, target 上限 3%: within" in text
     assert "82 departments" in text and "all 93 units" in text
+    assert "99 still on the line when the demo stopped" in text
 
 
 def test_summary_says_when_abandonment_is_over_target():

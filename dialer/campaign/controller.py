@@ -1276,6 +1276,7 @@ class CampaignController(Service):
         now = self.clock.seconds()
         adopted = lost = settled = 0
         gone: list[tuple[int, float | None]] = []  # (attempt, seconds left of its grace)
+        resumed: list[tuple[int, Message]] = []  # adopted calls still up, picked up last
         for attempt in stored:
             if attempt.server not in (line.name, None):
                 continue
@@ -1308,7 +1309,7 @@ class CampaignController(Service):
                 continue
             adopted += 1
             if known is None:
-                self._resume(attempt.id, live_item)
+                resumed.append((attempt.id, live_item))
         records = await self._fetch_outcomes(line, [aid for aid, _ in gone])
         now = self.clock.seconds()
         for aid, left in gone:
@@ -1326,6 +1327,13 @@ class CampaignController(Service):
                 continue
             self._advance(aid, c.Lost(now))
             lost += 1
+        # Only now are the interviewers of calls that ended while away in wrap-up: a call
+        # found answered in hold is given an agent after that, never one whose previous
+        # respondent's result is still awaited.
+        for aid, item in resumed:
+            adopted_call = self.calls.get(aid)
+            if adopted_call is not None and not adopted_call.ended:
+                self._resume(aid, item)
         self._reconciled.add(line.name)
         self._down_since.pop(line.name, None)
         for aid in sorted(self._undeleted.pop(line.name, set())):

@@ -901,3 +901,35 @@ def test_decision_and_latency_samples_are_bounded(rig):
     before = len(rig.ctl.decision_seconds)
     rig.step(3)  # ticks still record their decision times
     assert len(rig.ctl.decision_seconds) == before and rig.ctl.decision_seconds[-1] == 0.0
+
+
+def test_restart_routes_adopted_answer_after_settling_ended_interviews(tmp_path):
+    """After a restart, an answered call found in hold gets an agent only once the agent whose call ended while away is in wrap-up for it."""
+    first = Rig(tmp_path, agents=2).start()
+    d1, d2 = first.ami.dials
+    first.ami.answer(d1)
+    first.ami.bridge(d1)  # agent1 talks with d1
+    first.ami.start(d2)
+    # the dialer is kill -9ed: d1's interview ends, d2 is answered and waits in hold
+    first.ami.ended_while_away(
+        d1,
+        ended_at=T0 + 20,
+        cause=16,
+        state="Up",
+        answered_at=T0,
+        dial="ANSWER",
+        peer="agent1@agents",
+        talk=20,
+    )
+    first.ami.channels[d2.channel_id] = first.ami._channel_item(
+        d2.channel_id, d2.name, 6, "hold", "s"
+    )
+    second = Rig(tmp_path, agents=2, engine=first.engine, seed=False)
+    second.ami.db = first.ami.db
+    second.ami.channels.update(first.ami.channels)
+    second.clock.advance(30)
+    second.start()
+    assert second.pool.get("agent1").state == "wrapping"
+    assert (d2.name, "toagent", "agent2") in second.ami.redirects
+    assert (d2.name, "toagent", "agent1") not in second.ami.redirects
+    second.ctl.stopService()

@@ -131,6 +131,20 @@ class Reconciled:
 
 
 @dataclass(frozen=True)
+class ContactPreviewed:
+    """Preview mode: the contact reserved for the agent who asked for a dial, shown to
+    them before it is dialed (the number masked: the desk shows it, logs never do)."""
+
+    campaign_id: int
+    agent: str
+    attempt_id: int
+    contact_id: int
+    unit_id: int
+    masked_number: str
+    at: float
+
+
+@dataclass(frozen=True)
 class LineBreaker:
     """A line's circuit breaker opened (C{failures} technical failures in a row: the
     controller stops dialing on it) or closed (a call got through, or an operator

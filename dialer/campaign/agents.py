@@ -81,6 +81,15 @@ class AgentPool:
         agent.state, agent.since, agent.attempt_id = AgentState.RESERVED, now, attempt_id
         return agent
 
+    def reserve(self, name: str, now: float, attempt_id: int) -> Agent | None:
+        """Reserve C{name} (if idle) for C{attempt_id}: preview mode, the agent who asked
+        for the dial gets the call. None if the agent is unknown or not idle."""
+        agent = self._agents.get(name)
+        if agent is None or agent.state is not AgentState.IDLE:
+            return None
+        agent.state, agent.since, agent.attempt_id = AgentState.RESERVED, now, attempt_id
+        return agent
+
     def talking(self, name: str, now: float, attempt_id: int) -> None:
         agent = self._agents.get(name)
         if agent is not None and agent.state is not AgentState.TALKING:

@@ -76,6 +76,7 @@ from dialer.events import (
     CallEnded,
     CallOriginated,
     CallRouted,
+    ContactPreviewed,
     DialingPaused,
     EventBus,
     LineBreaker,
@@ -304,6 +305,7 @@ class CampaignController(Service):
         self._completed: dict[int, int] = {}  # unit -> completes since the batch was loaded
         self._last_status_poll = float("-inf")
         self.dial_requests = 0  # preview mode: agents who asked for their next number
+        self._preview_agents: deque[str] = deque()  # those who asked, in order
         # the latest pacing decision times and answer -> bridged latencies (benchmarks,
         # tests): bounded, one entry per tick or call would grow for as long as the daemon
         # runs; /metrics takes its histograms from the bus events, not from these
@@ -702,6 +704,8 @@ class CampaignController(Service):
         if not line.ami.ready:
             self._advance(aid, c.OriginateRefused(now, "AMI not connected"))
             return
+        if self._preview_agents:
+            self._preview(aid, call, claim.number, now)
         agentless = self.campaign.mode == "ivr-only"
         context = self.settings.survey_context if agentless else self.settings.hold_context
         exten = self.settings.survey_exten if agentless else self.settings.hold_exten
@@ -939,6 +943,11 @@ class CampaignController(Service):
         if left <= 0:
             self._abandon(aid)  # no agent could be reached in time any more
             return
+        if track.extra.get("preview") and track.agent is not None:
+            mine = self.agents.get(track.agent)
+            if mine is not None and mine.attempt_id == aid and mine.state.value == "reserved":
+                self._route_to_agent(aid, mine.name, mine.exten)  # who previewed it
+                return
         agent = self.agents.take_idle(now, aid)
         if agent is not None:
             self._route_to_agent(aid, agent.name, agent.exten)
@@ -1116,10 +1125,37 @@ class CampaignController(Service):
             if taken is not None:
                 self._route_to_agent(aid, taken.name, taken.exten)
 
-    def request_dial(self) -> None:
-        """Preview mode: an agent asked for the next number."""
+    def request_dial(self, agent: str | None = None) -> None:
+        """Preview mode: an agent asked for the next number. With C{agent}, the next
+        contact is reserved for them (shown with L{ContactPreviewed}) before it is dialed,
+        and its live answer goes to them."""
         self.dial_requests += 1
+        if agent is not None and agent not in self._preview_agents:
+            self._preview_agents.append(agent)
         self.wake()
+
+    def _preview(self, aid: int, call: Call, number: str, now: float) -> None:
+        """Reserve the first requesting agent still idle for C{aid} and show them the
+        contact before the Originate."""
+        while self._preview_agents:
+            name = self._preview_agents.popleft()
+            agent = self.agents.reserve(name, now, aid)
+            if agent is None:
+                continue  # paused or busy since asking
+            self._track[aid].agent = name
+            self._track[aid].extra["preview"] = True
+            self.bus.publish(
+                ContactPreviewed(
+                    self.campaign.id,
+                    name,
+                    aid,
+                    call.contact_id,
+                    call.unit_id,
+                    mask_number(number),
+                    now,
+                )
+            )
+            return
 
     def agent_result(
         self, name: str, result: SurveyResult, callback_at: float | None = None
@@ -1745,6 +1781,15 @@ _FOLLOWED = frozenset(
         "UserEvent",
     }
 )
+
+
+def mask_number(number: str) -> str:
+    """C{+8613800100000} -> C{+86138******00}: enough for an interviewer to recognise
+    the call, not the number (events never carry whole numbers)."""
+    keep_head, keep_tail = 6, 2
+    if len(number) <= keep_head + keep_tail:
+        return "*" * len(number)
+    return number[:keep_head] + "*" * (len(number) - keep_head - keep_tail) + number[-keep_tail:]
 
 
 def lines_from(items: Iterable[tuple[str, AMI, int]]) -> list[Line]:

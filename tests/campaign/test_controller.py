@@ -933,3 +933,41 @@ def test_restart_routes_adopted_answer_after_settling_ended_interviews(tmp_path)
     assert (d2.name, "toagent", "agent2") in second.ami.redirects
     assert (d2.name, "toagent", "agent1") not in second.ami.redirects
     second.ctl.stopService()
+
+
+def test_preview_reserves_contact_for_the_requesting_agent(tmp_path):
+    """request_dial(agent): the contact is shown to that agent (masked) before the Originate, and its live answer goes to that agent, not the one idle longest."""
+    from dialer.events import ContactPreviewed
+    from dialer.pacing.progressive import Preview
+
+    rig = Rig(tmp_path, mode="preview", policy=Preview()).start()
+    seen_at_originate = []
+    rig.ami.on_originate = lambda dial: seen_at_originate.append(len(rig.of(ContactPreviewed)))
+    rig.ctl.request_dial("agent2")
+    rig.step(0)
+    (d,) = rig.ami.dials
+    (shown,) = rig.of(ContactPreviewed)
+    assert seen_at_originate == [1]
+    assert shown.agent == "agent2" and shown.attempt_id == rig.attempts()[0]["id"]
+    assert shown.masked_number.endswith(d.number[-2:]) and d.number not in shown.masked_number
+    assert rig.pool.get("agent2").state == "reserved"
+    rig.ami.answer(d)
+    assert rig.ami.redirects == [(d.name, "toagent", "agent2")]
+    rig.ami.bridge(d)
+    assert rig.pool.get("agent2").state == "talking"
+    rig.ctl.stopService()
+
+
+def test_preview_unanswered_call_frees_its_agent(tmp_path):
+    """A previewed call that is not answered releases its agent, who may ask again."""
+    from dialer.pacing.progressive import Preview
+
+    rig = Rig(tmp_path, mode="preview", policy=Preview()).start()
+    rig.ctl.request_dial("agent1")
+    rig.step(0)
+    (d,) = rig.ami.dials
+    rig.ami.no_answer(d)
+    rig.step(0)
+    assert rig.pool.get("agent1").state == "idle"
+    assert len(rig.ami.dials) == 1  # no request, no dial
+    rig.ctl.stopService()

@@ -38,13 +38,14 @@ class SimRig:
         profile=None,
         settings=None,
         events=None,
+        mode="progressive",
     ):
         self.clock = Clock()
         self.clock.advance(T0)
         self.engine = sqlite_engine(tmp_path)
         with self.engine.begin() as conn:
             self.frame = seed_frame(conn, n_units=units, per_unit=per_unit)
-            self.cid = make_campaign(conn, mode="progressive")
+            self.cid = make_campaign(conn, mode=mode)
             store.thd_set_status(conn, self.cid, "running", T0)
             camp = store.thd_get_campaign(conn, self.cid)
         self.sim = SimulatedPBX(
@@ -416,3 +417,43 @@ def test_dialer_killed_calls_ended_meanwhile_get_real_outcomes(tmp_path):
     desk.stop()
     ctl.stopService()
     ami.stopService()
+
+
+@pytest.mark.slow
+def test_preview_mode_end_to_end(tmp_path):
+    """Preview against the simulated PBX: each simulated desk asks for a dial when ready, sees its contact (masked) before the Originate, and its live answers are bridged to that very agent."""
+    from dialer.events import CallOriginated, ContactPreviewed
+    from dialer.pacing.progressive import Preview
+
+    rig = SimRig(tmp_path, mode="preview", policy=Preview()).start()
+    rig.run(600)
+    with rig.engine.begin() as conn:
+        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
+    rig.run(400)
+    shown = [e for e in rig.events if isinstance(e, ContactPreviewed)]
+    originated = [e for e in rig.events if isinstance(e, CallOriginated)]
+    bridged = [e for e in rig.events if isinstance(e, CallBridged)]
+    assert len(shown) >= 10 and bridged
+    # every dial was previewed first, by an agent, in order
+    assert [e.attempt_id for e in shown] == [e.attempt_id for e in originated]
+    order = [
+        type(e).__name__ for e in rig.events if isinstance(e, ContactPreviewed | CallOriginated)
+    ]
+    assert order[:2] == ["ContactPreviewed", "CallOriginated"]
+    by_attempt = {e.attempt_id: e.agent for e in shown}
+    assert all(by_attempt[b.attempt_id] == b.agent for b in bridged)
+    assert all("*" in e.masked_number and e.masked_number.startswith("+86") for e in shown)
+    # never more calls at once than agents; nobody abandoned
+    rows = rig.rows()
+    assert all(r["status"] == "ended" for r in rows)
+    assert not any(r["abandoned"] for r in rows)
+    assert {r["agent"] for r in rows if r["bridged_at"]} <= {"agent1", "agent2", "agent3"}
+    live = 0
+    peak = 0
+    for e in rig.events:
+        if isinstance(e, CallOriginated):
+            live += 1
+            peak = max(peak, live)
+        elif isinstance(e, CallEnded):
+            live -= 1
+    assert peak <= 3

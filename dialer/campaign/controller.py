@@ -189,7 +189,6 @@ class ControllerSettings:
     survey_context: str = "survey"
     survey_exten: str = "s"
     safe_harbour_context: str = "safeharbour"  # an abandoned call the survey cannot take
-    redirect_retry: float = 0.5  # seconds before a failed Redirect of an abandoned call
     amd: bool = False  # wait for AMDSTATUS from the hold context before routing
     amd_timeout: float = 5.0
     wrapup_timeout: float = 300.0
@@ -199,7 +198,6 @@ class ControllerSettings:
     pending_grace: float = 10.0  # an unseen attempt this young may still get its channel
     per_unit: int = 50
     hopper_refresh: float = 10.0  # seconds a loaded batch of candidates is reused
-    zones_refresh: float = 60.0  # while no zone's window is open: re-read the sample's zones
     max_launch_per_tick: int = 50
     status_poll: float = 2.0
     id_prefix: str = "mny"
@@ -208,12 +206,6 @@ class ControllerSettings:
     # None: do not push one (a dialplan without the minyi-outcome context)
     outcome_handler: str | None = HANDLER
     astdb_timeout: float = 5.0  # DBGet / DBDel
-    # a line with this many technical failures in a row (failed, congestion, no route,
-    # channel unavailable) is no longer dialed until a call gets through or an operator
-    # resumes the campaign; 0: never
-    breaker_threshold: int = 20
-    reconcile_retry: float = 1.0  # a failed CoreShowChannels: tried again after 1, 2, 4 ... s
-    reconcile_retry_max: float = 30.0
 
 
 @dataclass
@@ -235,6 +227,20 @@ class CampaignController(Service):
     """Runs one campaign; see the module docstring."""
 
     log = Logger()
+
+    # Fixed behaviour (class attributes, not [dialer] settings; tests set them per
+    # instance):
+    #: a line with this many technical failures in a row (failed, congestion, no route,
+    #: channel unavailable) is no longer dialed until a call gets through or an operator
+    #: resumes the campaign; 0: never
+    breaker_threshold: int = 20
+    #: a failed CoreShowChannels is tried again after 1, 2, 4 ... s, at most 30 s apart
+    reconcile_retry: float = 1.0
+    reconcile_retry_max: float = 30.0
+    #: seconds before a failed Redirect of an abandoned call is tried again
+    redirect_retry: float = 0.5
+    #: while no zone's window is open: seconds between re-reads of the sample's zones
+    zones_refresh: float = 60.0
 
     def __init__(
         self,
@@ -433,7 +439,7 @@ class CampaignController(Service):
                 self._lose_line_calls(line, "line down too long")
         if (
             self.dialing_blocked(now) == "outside calling windows"
-            and now - self._zones_at >= self.settings.zones_refresh
+            and now - self._zones_at >= self.zones_refresh
         ):
             # the hopper (which refreshes the zones) is not read while the gate is shut:
             # contacts imported meanwhile in a zone whose window is open still count
@@ -1067,7 +1073,7 @@ class CampaignController(Service):
                 next="trying again" if tries == 0 else "to the safe-harbour message",
             )
             self.clock.callLater(
-                self.settings.redirect_retry, self._redirect_abandoned, aid, channel, tries + 1
+                self.redirect_retry, self._redirect_abandoned, aid, channel, tries + 1
             )
 
         track.line.ami.redirect(channel, context, exten, 1).addErrback(failed)
@@ -1289,8 +1295,8 @@ class CampaignController(Service):
             failures = self._reconcile_failures.get(line.name, 0) + 1
             self._reconcile_failures[line.name] = failures
             delay = min(
-                self.settings.reconcile_retry * 2 ** (failures - 1),
-                self.settings.reconcile_retry_max,
+                self.reconcile_retry * 2 ** (failures - 1),
+                self.reconcile_retry_max,
             )
             self.log.warn(  # noqa: G010
                 "campaign {campaign}: CoreShowChannels on {line} failed ({error}); trying "
@@ -1709,7 +1715,7 @@ class CampaignController(Service):
         (coded C{failed}, not counted as an attempt, retried in 5 min) and would redial
         every contact forever; after C{breaker_threshold} technical failures in a row the
         line is not dialed any more."""
-        threshold = self.settings.breaker_threshold
+        threshold = self.breaker_threshold
         if not technical:
             line.failures = 0
             if line.tripped_at is not None:

@@ -822,8 +822,9 @@ def test_circuit_breaker_stops_a_failing_line_until_resumed(tmp_path):
         tmp_path,
         units=4,
         per_unit=10,
-        settings=ControllerSettings(always_open=True, breaker_threshold=5),
+        settings=ControllerSettings(always_open=True),
     )
+    rig.ctl.breaker_threshold = 5
     metrics = Metrics(rig.bus)
     gauge = "dialer_line_breaker_open"
     broken = [True]
@@ -868,8 +869,9 @@ def test_circuit_breaker_counts_only_failures_in_a_row(tmp_path):
         agents=1,
         units=4,
         per_unit=10,
-        settings=ControllerSettings(always_open=True, breaker_threshold=3),
+        settings=ControllerSettings(always_open=True),
     )
+    rig.ctl.breaker_threshold = 3
     n = [0]
 
     def refuse(dial):

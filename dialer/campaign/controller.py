@@ -237,6 +237,9 @@ class CampaignController(Service):
     #: a failed CoreShowChannels is tried again after 1, 2, 4 ... s, at most 30 s apart
     reconcile_retry: float = 1.0
     reconcile_retry_max: float = 30.0
+    #: an agent whose phone did not answer a routed call in time this many times in a
+    #: row is paused (ready again from the desk); 0: never
+    agent_miss_limit: int = 3
     #: seconds before a failed Redirect of an abandoned call is tried again
     redirect_retry: float = 0.5
     #: while no zone's window is open: seconds between re-reads of the sample's zones
@@ -299,6 +302,7 @@ class CampaignController(Service):
         self._reconciled: set[str] = set()  # lines checked since they (re)connected
         self._undeleted: dict[str, set[int]] = {}  # line -> AstDB keys to DBDel when back
         self._reconciling: set[str] = set()
+        self._agent_misses: dict[str, int] = {}  # agent -> routed calls not bridged, in a row
         self._reconcile_failures: dict[str, int] = {}  # line -> CoreShowChannels failed in a row
         self._down_since: dict[str, float] = {}
         self._exhausted = False
@@ -1005,16 +1009,23 @@ class CampaignController(Service):
         now = self.clock.seconds()
         agent = self.agents.get(name)
         if agent is not None and agent.attempt_id == aid and agent.state.value == "reserved":
-            # the interviewer's phone did not answer: not given the next call at once
+            # The interviewer's phone did not answer in time (or the call reached them too
+            # late in its grace): free again. A phone that keeps not answering would have
+            # every call abandoned: after agent_miss_limit misses in a row, paused (ready
+            # again from the desk).
             self.agents.release(name, now)
-            self.agents.pause(name, now)
+            misses = self._agent_misses[name] = self._agent_misses.get(name, 0) + 1
+            paused = 0 < self.agent_miss_limit <= misses
+            if paused:
+                self.agents.pause(name, now)
             self.log.warn(  # noqa: G010
-                "attempt {attempt}: agent {agent} not reached within {grace} s; call "
-                "abandoned to the IVR, agent paused until ready again / 坐席未接听, "
-                "转 IVR, 坐席暂停",
+                "attempt {attempt}: agent {agent} not reached within {grace} s ({misses} in "
+                "a row); call abandoned to the IVR{paused} / 坐席未在规定时间内接通, 转 IVR",
                 attempt=aid,
                 agent=name,
                 grace=self.settings.grace,
+                misses=misses,
+                paused="; agent paused until ready again" if paused else "",
             )
         track.agent = None
         self._update(aid, agent=None)
@@ -1080,6 +1091,8 @@ class CampaignController(Service):
 
     def _on_bridged(self, call: Call, track: _Tracking) -> None:
         now = self.clock.seconds()
+        if track.agent is not None:
+            self._agent_misses.pop(track.agent, None)
         if track.waiting is not None and track.waiting.active():
             track.waiting.cancel()
         track.waiting = None

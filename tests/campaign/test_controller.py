@@ -615,7 +615,7 @@ def test_ledger_resumes_from_store(tmp_path):
 
 
 def test_agent_not_bridged_within_grace_is_abandoned_to_ivr(rig):
-    """Routed to an agent whose phone never answers: 2 s after the answer the call goes to the survey, counted abandoned, agent paused."""
+    """Routed to an agent whose phone never answers: 2 s after the answer the call goes to the survey, counted abandoned, the agent is free again."""
     rig.start()
     d = rig.ami.dials[0]
     rig.ami.answer(d)
@@ -627,7 +627,7 @@ def test_agent_not_bridged_within_grace_is_abandoned_to_ivr(rig):
     fig = rig.ctl.ledger.figures(rig.clock.seconds())
     assert (fig.campaign.live_answered, fig.campaign.abandoned) == (1, 1)
     assert [(r.to, r.abandoned) for r in rig.of(CallRouted)] == [("agent", False), ("ivr", True)]
-    assert rig.pool.get("agent1").state == "paused"
+    assert rig.pool.get("agent1").state != "reserved"
     rig.ami.agi(d)
     rig.ami.callee_hangs_up(d)
     rig.step(0)
@@ -972,4 +972,32 @@ def test_preview_unanswered_call_frees_its_agent(tmp_path):
     rig.step(0)
     assert rig.pool.get("agent1").state == "idle"
     assert len(rig.ami.dials) == 1  # no request, no dial
+    rig.ctl.stopService()
+
+
+def test_agent_missing_calls_in_a_row_is_paused(tmp_path):
+    """An agent whose phone misses agent_miss_limit routed calls in a row is paused; a bridge in between resets the count."""
+    rig = Rig(tmp_path, agents=1, units=3, per_unit=10)
+    rig.ctl.agent_miss_limit = 2
+    rig.start()
+    d1 = rig.ami.dials[-1]
+    rig.ami.answer(d1)
+    rig.step(2.1)  # miss 1: agent1 free again, a new dial follows
+    assert rig.pool.get("agent1").state == "idle"
+    d2 = rig.ami.dials[-1]
+    assert d2 is not d1
+    rig.ami.answer(d2)
+    rig.ami.bridge(d2)  # reached: the count starts again
+    rig.ami.callee_hangs_up(d2)
+    rig.ctl.agent_result("agent1", SurveyResult.REFUSAL)
+    rig.ctl.agent_ready("agent1")
+    rig.step(0)
+    for _ in range(2):
+        d = rig.ami.dials[-1]
+        rig.ami.answer(d)
+        rig.step(2.1)
+    assert rig.pool.get("agent1").state == "paused"
+    dials = len(rig.ami.dials)
+    rig.step(30)
+    assert len(rig.ami.dials) == dials  # progressive: no agent ready, no dial
     rig.ctl.stopService()

@@ -457,3 +457,30 @@ def test_preview_mode_end_to_end(tmp_path):
         elif isinstance(e, CallEnded):
             live -= 1
     assert peak <= 3
+
+
+@pytest.mark.slow
+def test_interviewer_phone_not_answering_abandons_to_survey(tmp_path):
+    """The simulated interviewers take 10 s to answer: every answered call is moved out of toagent's Dial to the survey 2 s after its answer and counted abandoned; none is hung up in silence."""
+    from dataclasses import replace
+
+    from dialer.sim.profile import AgentBehaviour, Dist
+
+    profile = load_profile(PROFILES / "evening.toml")
+    slow = replace(
+        profile, agents=AgentBehaviour(answer_after=10.0, talk=Dist("fixed", 30.0, lo=30, hi=30))
+    )
+    rig = SimRig(tmp_path, profile=slow).start()
+    rig.run(300)
+    routed = [e for e in rig.events if isinstance(e, CallRouted)]
+    to_ivr = [e for e in routed if e.to == "ivr"]
+    assert to_ivr and all(e.abandoned for e in to_ivr)
+    assert all(e.wait_seconds == pytest.approx(2.0, abs=0.06) for e in to_ivr)
+    assert not any(isinstance(e, CallBridged) for e in rig.events)
+    fig = rig.ctl.ledger.figures(rig.clock.seconds())
+    assert fig.campaign.abandoned == len(to_ivr) > 0
+    assert fig.campaign.live_answered >= fig.campaign.abandoned
+    # the Redirect took the respondent out of the Dial to the interviewer into the survey
+    ivr_rows = [r for r in rig.rows() if r["mode"] == "ivr"]
+    assert ivr_rows and all(r["abandoned"] and r["agent"] is None for r in ivr_rows)
+    rig.ami.stopService()

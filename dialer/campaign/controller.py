@@ -1751,6 +1751,19 @@ class CampaignController(Service):
             failures=line.failures,
         )
         self.bus.publish(LineBreaker(line.name, True, line.failures, now))
+        if self.status == "running" and all(x.tripped_at is not None for x in self.lines):
+            # nothing left to dial on: the campaign is paused, so that its status says so
+            # and the operator's `dialer campaign resume` (after fixing the trunk) clears it
+            self.log.error(
+                "campaign {campaign}: every line's circuit breaker is open; campaign paused "
+                "(dialer campaign resume after fixing the trunk) / 所有线路熔断, 活动已暂停",
+                campaign=self.campaign.id,
+            )
+            self.status = "paused"
+            self._track_write(
+                self.db.do_with_transaction(store.thd_set_status, self.campaign.id, "paused", now)
+            )
+            self.bus.publish(DialingPaused(self.campaign.id, True, "circuit breaker", now))
 
     def _close_breaker(self, line: Line, now: float, why: str) -> None:
         line.tripped_at = None

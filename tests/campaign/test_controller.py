@@ -841,14 +841,17 @@ def test_circuit_breaker_stops_a_failing_line_until_resumed(tmp_path):
     assert rig.ctl.breakers() == {"pbx1": T0}
     assert [(e.server, e.open, e.failures) for e in rig.of(LineBreaker)] == [("pbx1", True, 5)]
     assert metrics.registry.get_sample_value(gauge, {"server": "pbx1"}) == 1
+    # its only line is out: the campaign is paused, in the store too (status shows it)
+    assert rig.ctl.dialing_blocked(rig.clock.seconds()) == "status paused"
+    with rig.engine.connect() as conn:
+        assert store.thd_get_campaign(conn, rig.cid).status == "paused"
+    rig.ctl.status = "running"  # even so, the open breaker keeps the line unused
     assert "circuit breaker" in rig.ctl.dialing_blocked(rig.clock.seconds())
+    rig.ctl.status = "paused"
     rig.step(600)  # the failed contacts are due again: still nothing dialed
     assert len(rig.ami.dials) == 5
     # the operator fixes the trunk and resumes the campaign
     broken[0] = False
-    with rig.engine.begin() as conn:
-        store.thd_set_status(conn, rig.cid, "paused", rig.clock.seconds())
-    rig.step(2)
     with rig.engine.begin() as conn:
         store.thd_set_status(conn, rig.cid, "running", rig.clock.seconds())
     rig.step(2)

@@ -1148,9 +1148,11 @@ class CampaignController(Service):
         """Preview mode: an agent asked for the next number. With C{agent}, the next
         contact is reserved for them (shown with L{ContactPreviewed}) before it is dialed,
         and its live answer goes to them."""
-        self.dial_requests += 1
-        if agent is not None and agent not in self._preview_agents:
+        if agent is not None:
+            if agent in self._preview_agents:
+                return  # asked already: one contact at a time
             self._preview_agents.append(agent)
+        self.dial_requests += 1
         self.wake()
 
     def _preview(self, aid: int, call: Call, number: str, now: float) -> None:

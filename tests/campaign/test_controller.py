@@ -949,6 +949,8 @@ def test_preview_reserves_contact_for_the_requesting_agent(tmp_path):
     seen_at_originate = []
     rig.ami.on_originate = lambda dial: seen_at_originate.append(len(rig.of(ContactPreviewed)))
     rig.ctl.request_dial("agent2")
+    rig.ctl.request_dial("agent2")  # asking twice is one request
+    assert rig.ctl.dial_requests == 1
     rig.step(0)
     (d,) = rig.ami.dials
     (shown,) = rig.of(ContactPreviewed)

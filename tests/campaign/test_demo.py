@@ -113,8 +113,8 @@ def test_demo_campaign_stage(tmp_path):
     abandoned / live-answered, and every line of the stage fits 80 columns."""
     env = dict(
         os.environ,
-        DIALER_DEMO_SECONDS="40",
-        DIALER_DEMO_DRAIN="20",
+        DIALER_DEMO_SECONDS="30",
+        DIALER_DEMO_DRAIN="10",
         PYTHONUNBUFFERED="1",
         COLUMNS=str(WIDTH),
     )

@@ -1632,8 +1632,10 @@ class CampaignController(Service):
             self._advance(aid, c.Answered(now, channel))  # routes it
         elif context == self.settings.hold_context:
             # answered before the restart and still waiting: give it an agent or the IVR now
+            # (the IVR when its grace time is over: it could not be bridged in time)
             self._track[aid].live_observed = True
-            agent = self.agents.take_idle(now, aid)
+            within = now - (call.answered_at or now) < self.settings.grace
+            agent = self.agents.take_idle(now, aid) if within else None
             if agent is not None:
                 self._route_to_agent(aid, agent.name, agent.exten)
             else:

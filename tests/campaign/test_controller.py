@@ -1006,3 +1006,19 @@ def test_agent_missing_calls_in_a_row_is_paused(tmp_path):
     rig.step(30)
     assert len(rig.ami.dials) == dials  # progressive: no agent ready, no dial
     rig.ctl.stopService()
+
+
+def test_restart_finds_answered_call_past_its_grace_in_hold(tmp_path):
+    """After a restart, a call answered 5 s ago and still in hold goes straight to the survey (abandoned), not first to an agent."""
+    first = Rig(tmp_path, agents=1).start()
+    (d,) = first.ami.dials
+    first.pool.pause("agent1", T0)
+    first.ami.answer(d)  # waits in hold; the dialer dies now
+    second = Rig(tmp_path, agents=1, engine=first.engine, seed=False)
+    second.ami.channels.update(first.ami.channels)
+    second.clock.advance(5)
+    second.start()
+    assert second.ami.redirects == [(d.name, "survey", "s")]
+    assert second.pool.get("agent1").state == "idle"
+    assert second.ctl.ledger.figures(second.clock.seconds()).campaign.abandoned == 1
+    second.ctl.stopService()

@@ -240,6 +240,8 @@ class CampaignController(Service):
     #: an agent whose phone did not answer a routed call in time this many times in a
     #: row is paused (ready again from the desk); 0: never
     agent_miss_limit: int = 3
+    #: only a call routed with at least this many seconds of its grace left counts as one
+    agent_fair_time: float = 1.0
     #: seconds before a failed Redirect of an abandoned call is tried again
     redirect_retry: float = 0.5
     #: while no zone's window is open: seconds between re-reads of the sample's zones
@@ -982,6 +984,7 @@ class CampaignController(Service):
             track.waiting.cancel()
         left = max(0.0, self.settings.grace - (now - (call.answered_at or now)))
         track.waiting = self.clock.callLater(left, self._agent_missed, aid, name)
+        track.extra["agent_time"] = left  # the time the agent's phone had to answer
         if not call.channel:
             return
 
@@ -1014,7 +1017,10 @@ class CampaignController(Service):
             # every call abandoned: after agent_miss_limit misses in a row, paused (ready
             # again from the desk).
             self.agents.release(name, now)
-            misses = self._agent_misses[name] = self._agent_misses.get(name, 0) + 1
+            misses = self._agent_misses.get(name, 0)
+            if track.extra.get("agent_time", 0.0) >= self.agent_fair_time:
+                misses += 1  # a call handed over at the end of its grace is not a miss
+            self._agent_misses[name] = misses
             paused = 0 < self.agent_miss_limit <= misses
             if paused:
                 self.agents.pause(name, now)

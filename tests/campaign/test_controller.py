@@ -1022,3 +1022,31 @@ def test_restart_finds_answered_call_past_its_grace_in_hold(tmp_path):
     assert second.pool.get("agent1").state == "idle"
     assert second.ctl.ledger.figures(second.clock.seconds()).campaign.abandoned == 1
     second.ctl.stopService()
+
+
+def test_call_routed_late_in_its_grace_is_not_the_agents_miss(tmp_path):
+    """A waiting call given to an agent 1.8 s after its answer and not bridged in the 0.2 s left is abandoned, but does not count towards pausing that agent."""
+    from dialer.pacing.snapshot import Decision
+
+    class Two:
+        mode = "predictive"
+
+        def decide(self, snapshot):
+            return Decision(max(0, 2 - snapshot.lines_in_use))
+
+    rig = Rig(tmp_path, agents=1, policy=Two())
+    rig.ctl.agent_miss_limit = 1
+    rig.start()
+    d1, d2 = rig.ami.dials[:2]
+    rig.ami.answer(d1)
+    rig.ami.bridge(d1)
+    rig.ami.answer(d2)  # waits
+    rig.step(1.8)
+    rig.ami.callee_hangs_up(d1)
+    rig.ctl.agent_result("agent1", SurveyResult.REFUSAL)
+    rig.ctl.agent_ready("agent1")
+    assert rig.ami.redirects[-1] == (d2.name, "toagent", "agent1")
+    rig.step(0.3)
+    assert rig.ami.redirects[-1] == (d2.name, "survey", "s")
+    assert rig.pool.get("agent1").state == "idle"
+    rig.ctl.stopService()

@@ -205,6 +205,9 @@ DIALER_MINIMUMS: dict[str, float] = {
     "max_launch_per_tick": 1,
     "status_poll": 0.5,
     "astdb_timeout": 0.5,
+    "breaker_threshold": 0,  # 0: never stop dialing a line for its failures
+    "agent_miss_limit": 0,  # 0: never pause an agent for missed calls
+    "zones_refresh": 1.0,
 }
 
 

@@ -97,6 +97,20 @@ T = TypeVar("T")
 #: controller keeps (more than an 8-hour benchmark shift makes at 100 agents).
 SAMPLES_KEPT = 200_000
 
+# Fixed timings, not [dialer] settings: they follow from the protocol or from the 2 s
+# grace rather than from a site's trunks or staff, so nothing is gained by tuning them.
+#: A failed CoreShowChannels is tried again after 1, 2, 4 ... s, at most 30 s apart (a
+#: short first wait: calls found while away are settled sooner; the cap: a PBX that keeps
+#: refusing is not flooded).
+RECONCILE_RETRY = 1.0
+RECONCILE_RETRY_MAX = 30.0
+#: Seconds before a failed Redirect of an abandoned call is tried (once) again: the
+#: respondent is waiting in hold, so it must be well inside a second.
+REDIRECT_RETRY = 0.5
+#: Only a call routed with at least this many seconds of its 2 s grace left counts as an
+#: agent's miss (less is not a fair chance for the phone to be answered).
+AGENT_FAIR_TIME = 1.0
+
 
 class DB(Protocol):
     def do(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]: ...
@@ -206,6 +220,15 @@ class ControllerSettings:
     # None: do not push one (a dialplan without the minyi-outcome context)
     outcome_handler: str | None = HANDLER
     astdb_timeout: float = 5.0  # DBGet / DBDel
+    # a line with this many technical failures in a row (failed, congestion, no route,
+    # channel unavailable) is no longer dialed until a call gets through or an operator
+    # resumes the campaign; 0: never
+    breaker_threshold: int = 20
+    # an agent whose phone did not answer a routed call in time this many times in a row
+    # is paused (ready again from the desk); 0: never
+    agent_miss_limit: int = 3
+    # while no zone's window is open: seconds between re-reads of the sample's zones
+    zones_refresh: float = 60.0
 
 
 @dataclass
@@ -227,25 +250,6 @@ class CampaignController(Service):
     """Runs one campaign; see the module docstring."""
 
     log = Logger()
-
-    # Fixed behaviour (class attributes, not [dialer] settings; tests set them per
-    # instance):
-    #: a line with this many technical failures in a row (failed, congestion, no route,
-    #: channel unavailable) is no longer dialed until a call gets through or an operator
-    #: resumes the campaign; 0: never
-    breaker_threshold: int = 20
-    #: a failed CoreShowChannels is tried again after 1, 2, 4 ... s, at most 30 s apart
-    reconcile_retry: float = 1.0
-    reconcile_retry_max: float = 30.0
-    #: an agent whose phone did not answer a routed call in time this many times in a
-    #: row is paused (ready again from the desk); 0: never
-    agent_miss_limit: int = 3
-    #: only a call routed with at least this many seconds of its grace left counts as one
-    agent_fair_time: float = 1.0
-    #: seconds before a failed Redirect of an abandoned call is tried again
-    redirect_retry: float = 0.5
-    #: while no zone's window is open: seconds between re-reads of the sample's zones
-    zones_refresh: float = 60.0
 
     def __init__(
         self,
@@ -445,7 +449,7 @@ class CampaignController(Service):
                 self._lose_line_calls(line, "line down too long")
         if (
             self.dialing_blocked(now) == "outside calling windows"
-            and now - self._zones_at >= self.zones_refresh
+            and now - self._zones_at >= self.settings.zones_refresh
         ):
             # the hopper (which refreshes the zones) is not read while the gate is shut:
             # contacts imported meanwhile in a zone whose window is open still count
@@ -1018,10 +1022,10 @@ class CampaignController(Service):
             # again from the desk).
             self.agents.release(name, now)
             misses = self._agent_misses.get(name, 0)
-            if track.extra.get("agent_time", 0.0) >= self.agent_fair_time:
+            if track.extra.get("agent_time", 0.0) >= AGENT_FAIR_TIME:
                 misses += 1  # a call handed over at the end of its grace is not a miss
             self._agent_misses[name] = misses
-            paused = 0 < self.agent_miss_limit <= misses
+            paused = 0 < self.settings.agent_miss_limit <= misses
             if paused:
                 self.agents.pause(name, now)
             self.log.warn(  # noqa: G010
@@ -1089,9 +1093,7 @@ class CampaignController(Service):
                 error=f.getErrorMessage(),
                 next="trying again" if tries == 0 else "to the safe-harbour message",
             )
-            self.clock.callLater(
-                self.redirect_retry, self._redirect_abandoned, aid, channel, tries + 1
-            )
+            self.clock.callLater(REDIRECT_RETRY, self._redirect_abandoned, aid, channel, tries + 1)
 
         track.line.ami.redirect(channel, context, exten, 1).addErrback(failed)
 
@@ -1316,8 +1318,8 @@ class CampaignController(Service):
             failures = self._reconcile_failures.get(line.name, 0) + 1
             self._reconcile_failures[line.name] = failures
             delay = min(
-                self.reconcile_retry * 2 ** (failures - 1),
-                self.reconcile_retry_max,
+                RECONCILE_RETRY * 2 ** (failures - 1),
+                RECONCILE_RETRY_MAX,
             )
             self.log.warn(  # noqa: G010
                 "campaign {campaign}: CoreShowChannels on {line} failed ({error}); trying "
@@ -1738,7 +1740,7 @@ class CampaignController(Service):
         (coded C{failed}, not counted as an attempt, retried in 5 min) and would redial
         every contact forever; after C{breaker_threshold} technical failures in a row the
         line is not dialed any more."""
-        threshold = self.breaker_threshold
+        threshold = self.settings.breaker_threshold
         if not technical:
             line.failures = 0
             if line.tripped_at is not None:

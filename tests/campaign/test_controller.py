@@ -822,9 +822,8 @@ def test_circuit_breaker_stops_a_failing_line_until_resumed(tmp_path):
         tmp_path,
         units=4,
         per_unit=10,
-        settings=ControllerSettings(always_open=True),
+        settings=ControllerSettings(always_open=True, breaker_threshold=5),
     )
-    rig.ctl.breaker_threshold = 5
     metrics = Metrics(rig.bus)
     gauge = "dialer_line_breaker_open"
     broken = [True]
@@ -872,9 +871,8 @@ def test_circuit_breaker_counts_only_failures_in_a_row(tmp_path):
         agents=1,
         units=4,
         per_unit=10,
-        settings=ControllerSettings(always_open=True),
+        settings=ControllerSettings(always_open=True, breaker_threshold=3),
     )
-    rig.ctl.breaker_threshold = 3
     n = [0]
 
     def refuse(dial):
@@ -982,8 +980,13 @@ def test_preview_unanswered_call_frees_its_agent(tmp_path):
 
 def test_agent_missing_calls_in_a_row_is_paused(tmp_path):
     """An agent whose phone misses agent_miss_limit routed calls in a row is paused; a bridge in between resets the count."""
-    rig = Rig(tmp_path, agents=1, units=3, per_unit=10)
-    rig.ctl.agent_miss_limit = 2
+    rig = Rig(
+        tmp_path,
+        agents=1,
+        units=3,
+        per_unit=10,
+        settings=ControllerSettings(always_open=True, agent_miss_limit=2),
+    )
     rig.start()
     d1 = rig.ami.dials[-1]
     rig.ami.answer(d1)
@@ -1034,8 +1037,12 @@ def test_call_routed_late_in_its_grace_is_not_the_agents_miss(tmp_path):
         def decide(self, snapshot):
             return Decision(max(0, 2 - snapshot.lines_in_use))
 
-    rig = Rig(tmp_path, agents=1, policy=Two())
-    rig.ctl.agent_miss_limit = 1
+    rig = Rig(
+        tmp_path,
+        agents=1,
+        policy=Two(),
+        settings=ControllerSettings(always_open=True, agent_miss_limit=1),
+    )
     rig.start()
     d1, d2 = rig.ami.dials[:2]
     rig.ami.answer(d1)

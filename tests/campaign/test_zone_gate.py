@@ -54,7 +54,7 @@ def test_zones_reread_while_the_gate_is_shut(tmp_path):
         settings=ControllerSettings(always_open=False),
         campaign_kw={"windows": [{"days": [2], "start": "15:00", "end": "17:00"}]},
     )
-    assert rig.ctl.zones_refresh == 60.0
+    assert rig.ctl.settings.zones_refresh == 60.0
     rig.start()
     rig.step(1)
     assert rig.ami.dials == []

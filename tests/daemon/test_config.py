@@ -176,6 +176,9 @@ def test_bad_event_mask_stops_check_config_and_run(tmp_path, capsys):
         ("max_launch_per_tick", "0", "1"),
         ("per_unit", "0", "1"),
         ("drain_timeout", "-1", "0"),
+        ("breaker_threshold", "-1", "0"),
+        ("agent_miss_limit", "-1", "0"),
+        ("zones_refresh", "0.5", "1"),
         ("heartbeat", "inf", "0.05"),
         ("ring_timeout", "nan", "5"),
     ],
@@ -211,6 +214,14 @@ def test_dialer_minimums_accepted(tmp_path):
     extra = "heartbeat = 0.05\nring_timeout = 5\nlost_after = 5\nstatus_poll = 0.5\n"
     c = daemonconf.load(write(tmp_path, GOOD.replace("grace = 1.5", f"grace = 0\n{extra}", 1)))
     assert (c.dialer.heartbeat, c.dialer.ring_timeout, c.dialer.grace) == (0.05, 5.0, 0.0)
+
+
+def test_dialer_breaker_and_miss_limit_zero(tmp_path):
+    """breaker_threshold = 0 and agent_miss_limit = 0 (never) are accepted, zones_refresh is read."""
+    extra = "breaker_threshold = 0\nagent_miss_limit = 0\nzones_refresh = 5\n"
+    c = daemonconf.load(write(tmp_path, GOOD.replace("grace = 1.5", f"grace = 1.5\n{extra}", 1)))
+    assert (c.dialer.breaker_threshold, c.dialer.agent_miss_limit) == (0, 0)
+    assert c.dialer.zones_refresh == 5.0
 
 
 @pytest.mark.parametrize(

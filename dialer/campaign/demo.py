@@ -19,9 +19,10 @@ within each unit into two halves (see L{split_members} for why):
 Both share the daemon, the simulated PBX and the FastAGI server. They dial for
 C{DIALER_DEMO_SECONDS} (default L{DEFAULT_SECONDS}; the IVR campaign stops up to
 L{IVR_LEAD} s sooner, as its interviews last minutes); then dialing pauses, calls in
-progress get up to C{DIALER_DEMO_DRAIN} (default L{DRAIN_SECONDS}) seconds to end, and
-per-unit progress, dispositions, completes, the IVR overflow, abandonment and the
-answers stored are printed. Every line this stage prints fits an 80-column terminal.
+progress get up to C{DIALER_DEMO_DRAIN} (default L{DRAIN_SECONDS}) seconds to end (the
+rest are hung up, as an operator closing the session would), and per-unit progress,
+dispositions, completes, the IVR overflow, abandonment and the answers stored are
+printed. Every line this stage prints fits an 80-column terminal.
 
 It starts the global reactor, so it must be the last demo step that needs one.
 """
@@ -39,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from rich.cells import cell_len, set_cell_size
@@ -50,6 +51,7 @@ IVR_LINES = 36  # the ivr-only campaign's line cap: without agents it reaches mo
 TRUNK_LINES = 3 * AGENTS + IVR_LINES  # predictive asks up to 3 lines per agent
 DEFAULT_SECONDS = 180.0
 DRAIN_SECONDS = 60.0
+WRAP_UP_SECONDS = 15.0  # after the hang-up at the end: for the desks' wrap-up
 IVR_LEAD = 120.0  # a keypad interview takes 2-3 minutes
 PROGRESS_EVERY = 15.0
 WIDTH = 80  # every line this stage prints fits an 80-column terminal
@@ -419,6 +421,7 @@ def run_campaign(demo: Any) -> None:
     from twisted.internet import reactor as _reactor
     from twisted.internet.endpoints import TCP4ClientEndpoint
     from twisted.internet.task import LoopingCall
+    from twisted.logger import globalLogBeginner, textFileLogObserver
 
     from dialer.campaign.controller import ControllerSettings
     from dialer.daemonconf import AgentsConfig, AMIConfig, DaemonConfig
@@ -522,6 +525,7 @@ def run_campaign(demo: Any) -> None:
         f"IVR 语音 {ivr_seconds:.0f} s,",
         f"then up to {drain_seconds:.0f} s for calls to end / 然后等待通话结束",
         f"metrics 指标: http://127.0.0.1:{http_port}/metrics  (health 健康: /healthz)",
+        f"daemon log 日志: {demo.root / 'daemon.log'}",
         "",
         *progress_header(),
     )
@@ -579,12 +583,42 @@ def run_campaign(demo: Any) -> None:
         d = service.stopService()
         d.addBoth(lambda _: reactor.stop())
 
-    def drain(deadline: float) -> None:
-        if live_total() == 0 or time.monotonic() >= deadline:
-            finish()
-        else:
-            reactor.callLater(1.0, drain, deadline)
+    def hang_up_rest() -> int:
+        """The demo is over: hang up the calls still up, as an operator closing the
+        session would, so their interviews end now as partial or break-off (answers so far
+        kept) with their dispositions written, instead of the daemon's stop waiting up to
+        30 s for IVR sessions and leaving the attempts open."""
+        count = 0
+        for key in ids.values():
+            ctl = service.supervisor.controllers.get(key)
+            if ctl is None:
+                continue
+            for call in list(ctl.calls.values()):
+                if call.ended or not call.channel:
+                    continue
+                line = next((x for x in ctl.lines if x.name == call.server), None)
+                if line is not None and line.ami.ready:
+                    line.ami.hangup(call.channel, 16).addErrback(lambda _: None)
+                    count += 1
+        return count
 
+    def drain(deadline: float, hung_up: bool = False) -> None:
+        if live_total() == 0 or (hung_up and time.monotonic() >= deadline):
+            finish()
+        elif time.monotonic() >= deadline:
+            n = hang_up_rest()
+            say(f"demo over: hung up {n} calls still up / 演示结束，挂断仍在进行的 {n} 个通话")
+            # an interviewer's call ends after the wrap-up (a few seconds at the desk)
+            reactor.callLater(1.0, drain, time.monotonic() + WRAP_UP_SECONDS, True)
+        else:
+            reactor.callLater(1.0, drain, deadline, hung_up)
+
+    # The daemon's log goes to a file, so the terminal shows only the demo's lines; it
+    # stays open (line-buffered) for whatever logs until the process ends.
+    log_file = (demo.root / "daemon.log").open("a", encoding="utf-8", buffering=1)
+    globalLogBeginner.beginLoggingTo(
+        [cast(Any, textFileLogObserver(log_file))], redirectStandardIO=False
+    )
     reactor.callWhenRunning(service.startService)
     loop = LoopingCall(progress)
     loop.clock = reactor
@@ -612,6 +646,9 @@ def run_campaign(demo: Any) -> None:
     } or {u["code"] for u in data[PHONE]["units"] if u["code"].isdigit()}
     demo.step("9. results / 结果")
     say(*summary_lines(data[PHONE], data[IVR], stored[PHONE], stored[IVR], counties))
+    for name in (PHONE, IVR):
+        if not data[name]["attempts"]:
+            say(f"{name} made no call: see the daemon log / 未拨出电话，请查看日志")
     say(
         "",
         "every unit 全部单位:",

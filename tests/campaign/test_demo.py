@@ -109,8 +109,9 @@ def test_summary_says_when_abandonment_is_over_target():
 @pytest.mark.timeout(300)
 def test_demo_campaign_stage(tmp_path):
     """A short demo runs both campaigns on the simulated PBX: both dial, the ivr-only one
-    stores answers, /metrics answers while it runs, the printed abandonment is the store's
-    abandoned / live-answered, and every line of the stage fits 80 columns."""
+    stores answers, /metrics answers while it runs, no attempt is left open, the printed
+    abandonment is the store's abandoned / live-answered, and every line of the stage fits
+    80 columns."""
     env = dict(
         os.environ,
         DIALER_DEMO_SECONDS="30",
@@ -151,6 +152,8 @@ def test_demo_campaign_stage(tmp_path):
     too_wide = [line for line in stage if cell_len(line) > WIDTH and str(workdir) not in line]
     assert not too_wide
 
+    log_path = workdir / "daemon.log"
+    log = log_path.read_text(encoding="utf-8")[-3000:] if log_path.exists() else "(no log)"
     engine = sa.create_engine(f"sqlite:///{workdir / 'dialer.db'}")
     try:
         with engine.connect() as conn:
@@ -162,9 +165,11 @@ def test_demo_campaign_stage(tmp_path):
             def count(table, *where):
                 return conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
 
-            assert count(attempts, attempts.c.campaign_id == phone.id) > 0
-            assert count(attempts, attempts.c.campaign_id == ivr.id) > 0
-            assert count(answers, answers.c.campaign_id == ivr.id) > 0
+            assert count(attempts, attempts.c.campaign_id == phone.id) > 0, log
+            assert count(attempts, attempts.c.campaign_id == ivr.id) > 0, log
+            assert count(answers, answers.c.campaign_id == ivr.id) > 0, log
+            # calls still up at the end were hung up and their dispositions written
+            assert count(attempts, attempts.c.status != "ended") == 0, log
             figures = store.thd_campaign_figures(conn, phone.id, 0.0)
             overflow = count(
                 attempts, attempts.c.campaign_id == phone.id, attempts.c.abandoned.is_(True)

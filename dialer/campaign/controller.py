@@ -26,6 +26,11 @@ only an attempt with no record is ended as C{lost} (retried later by the rules).
 disposition is written the key is deleted (C{DBDel}). While a connection is down nothing
 is originated on it.
 
+The controller keeps the core loop (ticks, the pacing snapshot, the hopper, Originate)
+and follows each call's events; routing an answered call is L{dialer.campaign.routing},
+reconciliation L{dialer.campaign.reconcile}, the lines' sharing and circuit breaker
+L{dialer.campaign.lines}: plain functions given the controller.
+
 Time comes from the injected C{clock}; the DB from an object with C{do} /
 C{do_with_transaction} (the thread pool in the daemon, L{dialer.store.inline.InlineDB}
 on a virtual clock).
@@ -40,7 +45,7 @@ import itertools
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -55,33 +60,23 @@ from twisted.python.failure import Failure
 from dialer.agi.runner import ATTEMPT_VARIABLE
 from dialer.ami.message import Message
 from dialer.campaign import calls as c
+from dialer.campaign import lines, reconcile, routing
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.calls import Call, CallState
 from dialer.campaign.dispositions import OUTCOMES, SurveyResult
 from dialer.campaign.hopper import open_at, select
-from dialer.campaign.outcomes import (
-    FAMILY,
-    HANDLER,
-    HangupRecord,
-    OutcomeRecordError,
-    parse_record,
-    settle,
-)
+from dialer.campaign.lines import AMI, Line, OriginateHandle, lines_from
+from dialer.campaign.outcomes import HANDLER
+from dialer.campaign.reconcile import RECONCILE_RETRY, RECONCILE_RETRY_MAX
 from dialer.campaign.retries import RetryRules, parse_rules
+from dialer.campaign.routing import AGENT_FAIR_TIME, REDIRECT_RETRY, mask_number
 from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
 from dialer.events import (
-    AgentWrapping,
-    CallAnswered,
-    CallBridged,
     CallEnded,
     CallOriginated,
-    CallRouted,
-    ContactPreviewed,
     DialingPaused,
     EventBus,
-    LineBreaker,
     PacingDecided,
-    Reconciled,
     SurveyFinished,
 )
 from dialer.pacing.base import PacingPolicy
@@ -91,25 +86,27 @@ from dialer.pacing.snapshot import PacingInput
 from dialer.store import campaigns as store
 from dialer.store.campaigns import Campaign
 
+__all__ = [
+    "AGENT_FAIR_TIME",
+    "AMI",
+    "DB",
+    "RECONCILE_RETRY",
+    "RECONCILE_RETRY_MAX",
+    "REDIRECT_RETRY",
+    "SAMPLES_KEPT",
+    "CampaignController",
+    "ControllerSettings",
+    "Line",
+    "OriginateHandle",
+    "lines_from",
+    "mask_number",
+]
+
 T = TypeVar("T")
 
 #: How many of the latest pacing decision times and answer -> bridged latencies a
 #: controller keeps (more than an 8-hour benchmark shift makes at 100 agents).
 SAMPLES_KEPT = 200_000
-
-# Fixed timings, not [dialer] settings: they follow from the protocol or from the 2 s
-# grace rather than from a site's trunks or staff, so nothing is gained by tuning them.
-#: A failed CoreShowChannels is tried again after 1, 2, 4 ... s, at most 30 s apart (a
-#: short first wait: calls found while away are settled sooner; the cap: a PBX that keeps
-#: refusing is not flooded).
-RECONCILE_RETRY = 1.0
-RECONCILE_RETRY_MAX = 30.0
-#: Seconds before a failed Redirect of an abandoned call is tried (once) again: the
-#: respondent is waiting in hold, so it must be well inside a second.
-REDIRECT_RETRY = 0.5
-#: Only a call routed with at least this many seconds of its 2 s grace left counts as an
-#: agent's miss (less is not a fair chance for the phone to be answered).
-AGENT_FAIR_TIME = 1.0
 
 
 class DB(Protocol):
@@ -118,78 +115,6 @@ class DB(Protocol):
     def do_with_transaction(
         self, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> Deferred[T]: ...
-
-
-class OriginateHandle(Protocol):
-    def queued(self) -> Deferred[Message]: ...
-
-    def result(self) -> Deferred[Any]: ...
-
-
-class AMI(Protocol):
-    """What the controller uses of L{dialer.ami.client.AMIClient}."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    def on_state(self, callback: Callable[[bool], object]) -> Callable[[], None]: ...
-
-    def subscribe(
-        self, name: str | None, callback: Callable[[Message], object]
-    ) -> Callable[[], None]: ...
-
-    def originate(self, channel: str, **kwargs: Any) -> OriginateHandle: ...
-
-    def hangup(self, channel: str, cause: int | None = None) -> Deferred[Message]: ...
-
-    def redirect(
-        self, channel: str, context: str, exten: str, priority: int | str = 1
-    ) -> Deferred[Message]: ...
-
-    def core_show_channels(self) -> Deferred[list[Message]]: ...
-
-    # Optional, looked up with getattr (an event-level stand-in such as the engine
-    # benchmark's has neither; then no AstDB record is read or deleted):
-    # send_action(message, *, timeout) -> Deferred[Message]  (DBDel)
-    # send_list_action(message, *, timeout) -> Deferred[EventListResult]  (DBGet)
-
-
-@dataclass(eq=False)
-class Line:
-    """One AMI connection (one Asterisk) and the lines it may hold at once.
-
-    Shared by every controller that dials through it: C{in_use} counts them all.
-    """
-
-    name: str
-    ami: AMI
-    capacity: int
-    in_use: int = 0
-    dial_template: str | None = None  # this trunk's dial string; None: the campaign's
-    # campaign id -> (priority, lines it could use): capacity goes to higher priority first
-    demand: dict[int, tuple[int, int]] = field(default_factory=dict)
-    # the circuit breaker: technical failures in a row (Outcome.technical), and since when
-    # the line is not dialed because of them (None: closed)
-    failures: int = 0
-    tripped_at: float | None = None
-
-    def allowance(self, campaign_id: int) -> int:
-        """Lines C{campaign_id} may hold here: capacity is shared out by priority (then
-        campaign id), each up to its demand; what is left goes to the highest priority."""
-        members = sorted(self.demand.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        if not members:
-            return self.capacity
-        remaining = self.capacity
-        shares: dict[int, int] = {}
-        for cid, (_prio, wanted) in members:
-            shares[cid] = min(max(wanted, 0), remaining)
-            remaining -= shares[cid]
-        shares[members[0][0]] += remaining
-        return shares.get(campaign_id, 0)
-
-    @property
-    def free(self) -> int:
-        return max(0, self.capacity - self.in_use) if self.ami.ready else 0
 
 
 @dataclass(frozen=True)
@@ -370,8 +295,8 @@ class CampaignController(Service):
         await self._refresh_zones(now)
         for line in self.lines:
             if line.ami.ready and line.name not in self._reconciling:
-                await self._reconcile(line)
-        await self._lose_orphans()
+                await reconcile.reconcile(self, line)
+        await reconcile.lose_orphans(self)
         self._paused_reason = None
         self.wake()
 
@@ -446,7 +371,7 @@ class CampaignController(Service):
         for line in self.lines:
             down = self._down_since.get(line.name)
             if down is not None and now - down >= self.settings.lost_after:
-                self._lose_line_calls(line, "line down too long")
+                reconcile.lose_line_calls(self, line, "line down too long")
         if (
             self.dialing_blocked(now) == "outside calling windows"
             and now - self._zones_at >= self.settings.zones_refresh
@@ -511,16 +436,13 @@ class CampaignController(Service):
             open_at(self.schedule, now, zone) for zone in self._zones
         ):
             return "outside calling windows"
-        if not any(self._usable(line) for line in self.lines):
+        if not any(lines.is_usable(self, line) for line in self.lines):
             if any(line.tripped_at is not None for line in self.lines):
                 return "no AMI connection or circuit breaker open"
             return "no AMI connection"
         if self._exhausted:
             return "no contacts left"
         return None
-
-    def _usable(self, line: Line) -> bool:
-        return line.ami.ready and line.name in self._reconciled and line.tripped_at is None
 
     def snapshot(self, now: float) -> PacingInput:
         """The pacer's view of this campaign now."""
@@ -540,7 +462,9 @@ class CampaignController(Service):
                 ringing.append(call.originated_at or call.created_at)
             elif aid in self._waiting and call.answered_at is not None:
                 waiting.append(call.answered_at)
-        free = sum(self._free(line) for line in self.lines if self._usable(line))
+        free = sum(
+            lines.free_lines(self, line) for line in self.lines if lines.is_usable(self, line)
+        )
         return PacingInput(
             now=now,
             idle_since=times.idle_since,
@@ -557,7 +481,7 @@ class CampaignController(Service):
 
     async def _dial_once(self) -> None:
         now = self.clock.seconds()
-        self._register_demand(now)
+        lines.register_demand(self, now)
         if self.dialing_blocked(now) is not None:
             return
         snap = self.snapshot(now)
@@ -653,33 +577,8 @@ class CampaignController(Service):
             self.schedule.timezone
         }
 
-    def _choose_line(self) -> Line | None:
-        usable = [line for line in self.lines if self._usable(line) and self._free(line) > 0]
-        if not usable:
-            return None
-        return max(usable, key=lambda line: (self._free(line), -self.lines.index(line)))
-
-    def _free(self, line: Line) -> int:
-        """Lines this campaign may still seize on C{line} (its priority share)."""
-        own = sum(1 for t in self._track.values() if t.line is line and not t.finishing)
-        return max(0, min(line.free, line.allowance(self.campaign.id) - own))
-
-    def _register_demand(self, now: float) -> None:
-        """Tell the shared lines how many lines this campaign could use now."""
-        if self.dialing_blocked(now) is not None:
-            wanted = 0
-        elif self.campaign.mode == "ivr-only":
-            cap = getattr(self.policy, "line_cap", None)
-            wanted = int(cap) if cap is not None else sum(line.capacity for line in self.lines)
-        else:
-            agents = sum(1 for a in self.agents if a.state.value != "paused")
-            per_agent = 1 if self.campaign.mode in ("preview", "progressive") else 3
-            wanted = agents * per_agent
-        for line in self.lines:
-            line.demand[self.campaign.id] = (self.campaign.priority, wanted)
-
     async def _launch(self, contact_id: int) -> None:
-        line = self._choose_line()
+        line = lines.choose_line(self)
         if line is None:
             return
         line.in_use += 1  # held from the claim, so parallel launches cannot overfill it
@@ -721,7 +620,7 @@ class CampaignController(Service):
             self._advance(aid, c.OriginateRefused(now, "AMI not connected"))
             return
         if self._preview_agents:
-            self._preview(aid, call, claim.number, now)
+            routing.preview(self, aid, call, claim.number, now)
         agentless = self.campaign.mode == "ivr-only"
         context = self.settings.survey_context if agentless else self.settings.hold_context
         exten = self.settings.survey_exten if agentless else self.settings.hold_exten
@@ -867,18 +766,18 @@ class CampaignController(Service):
         track = self._track[aid]
         now = self.clock.seconds()
         if new.state is CallState.ANSWERED and old.state is not CallState.ANSWERED:
-            self._on_answered(new, track)
+            routing.on_answered(self, new, track)
         if new.facts.machine and not old.facts.machine:
-            self._on_machine(new, track)
+            routing.on_machine(self, new, track)
         if new.state is CallState.BRIDGED and old.state is not CallState.BRIDGED:
-            self._on_bridged(new, track)
+            routing.on_bridged(self, new, track)
         if new.state is CallState.IVR and old.state is not CallState.IVR:
             self._update(aid, status="ivr", mode="ivr", abandoned=new.facts.abandoned)
         if old.state is CallState.BRIDGED and new.state is not CallState.BRIDGED:
             if new.bridged_at is not None:
                 self.model.observe_talk(now - new.bridged_at)
             if track.agent is not None:
-                self._agent_wrapping(track.agent, aid)
+                routing.agent_wrapping(self, track.agent, aid)
         if new.state is CallState.WRAPUP and old.state is not CallState.WRAPUP:
             self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
         if new.ended:
@@ -896,230 +795,7 @@ class CampaignController(Service):
     def _update(self, aid: int, **values: Any) -> None:
         self._track_write(self.db.do_with_transaction(store.thd_update_attempt, aid, **values))
 
-    # -- answered calls -----------------------------------------------------------------
-
-    def _on_answered(self, call: Call, track: _Tracking) -> None:
-        self._update(
-            call.attempt_id, status="answered", answered_at=call.answered_at, channel=call.channel
-        )
-        ring = (call.answered_at or 0.0) - (call.originated_at or call.created_at)
-        self.bus.publish(
-            CallAnswered(self.campaign.id, call.attempt_id, call.answered_at or 0.0, ring)
-        )
-        if self.campaign.mode == "ivr-only":
-            self._observe_live(call, track, live=True)
-            return
-        if self.settings.amd:
-            early = track.extra.pop("amd", None)
-            if early == "MACHINE":
-                self._advance(call.attempt_id, c.MachineDetected(self.clock.seconds()))
-                return
-            if early is None:
-                track.timer = self.clock.callLater(
-                    self.settings.amd_timeout, self._amd_human, call.attempt_id
-                )
-                return
-        self._live_answer(call.attempt_id)
-
-    def _amd_human(self, aid: int) -> None:
-        call = self.calls.get(aid)
-        if call is None or call.ended or call.facts.machine:
-            return
-        track = self._track[aid]
-        if track.timer is not None and track.timer.active():
-            track.timer.cancel()
-        track.timer = None
-        if not track.live_observed:
-            self._live_answer(aid)
-
-    def _on_machine(self, call: Call, track: _Tracking) -> None:
-        if track.timer is not None and track.timer.active():
-            track.timer.cancel()
-        self._observe_live(call, track, live=False)
-        if call.channel:
-            track.line.ami.hangup(call.channel, 16).addErrback(lambda _: None)
-
-    def _observe_live(self, call: Call, track: _Tracking, *, live: bool) -> None:
-        if track.live_observed:
-            return
-        track.live_observed = True
-        self.model.observe_outcome(
-            call.originated_at or call.created_at, self.clock.seconds(), live
-        )
-
-    def _live_answer(self, aid: int) -> None:
-        call = self.calls[aid]
-        track = self._track[aid]
-        now = self.clock.seconds()
-        self._observe_live(call, track, live=True)
-        self.ledger.record_live_answer(now)
-        # the grace time runs from the answer, not from the AMD verdict: the person has
-        # been waiting since they said hello
-        left = max(0.0, self.settings.grace - (now - (call.answered_at or now)))
-        if left <= 0:
-            self._abandon(aid)  # no agent could be reached in time any more
-            return
-        if track.extra.get("preview") and track.agent is not None:
-            mine = self.agents.get(track.agent)
-            if mine is not None and mine.attempt_id == aid and mine.state.value == "reserved":
-                self._route_to_agent(aid, mine.name, mine.exten)  # who previewed it
-                return
-        agent = self.agents.take_idle(now, aid)
-        if agent is not None:
-            self._route_to_agent(aid, agent.name, agent.exten)
-            return
-        self._waiting[aid] = None
-        track.waiting = self.clock.callLater(left, self._abandon, aid)
-        self.wake()
-
-    def _route_to_agent(self, aid: int, name: str, exten: str) -> None:
-        call = self.calls[aid]
-        track = self._track[aid]
-        now = self.clock.seconds()
-        track.agent = name
-        self._advance(aid, c.Routed(now, "agent", agent=name))
-        wait = now - (call.answered_at or now)
-        self.bus.publish(CallRouted(self.campaign.id, aid, "agent", False, wait, now))
-        self._update(aid, mode="agent", agent=name)
-        # The Redirect is not the end of it: the interviewer's phone must answer. If the
-        # call is not bridged within the grace time of its live answer it is abandoned to
-        # the IVR survey (toagent's Dial would otherwise ring up to 30 s, then hang up).
-        if track.waiting is not None and track.waiting.active():
-            track.waiting.cancel()
-        left = max(0.0, self.settings.grace - (now - (call.answered_at or now)))
-        track.waiting = self.clock.callLater(left, self._agent_missed, aid, name)
-        track.extra["agent_time"] = left  # the time the agent's phone had to answer
-        if not call.channel:
-            return
-
-        def failed(f: Failure) -> None:
-            self.log.info(
-                "attempt {attempt}: Redirect to agent failed ({error})",
-                attempt=aid,
-                error=f.getErrorMessage(),
-            )
-            self.agents.release(name, self.clock.seconds())
-            self._serve_waiting()
-            self.wake()
-
-        track.line.ami.redirect(call.channel, self.settings.agent_context, exten, 1).addErrback(
-            failed
-        )
-
-    def _agent_missed(self, aid: int, name: str) -> None:
-        """The grace time ran out before the call given to C{name} was bridged."""
-        call = self.calls.get(aid)
-        track = self._track.get(aid)
-        if call is None or track is None or call.ended or call.state is not CallState.ANSWERED:
-            return  # bridged, in the IVR already, or over
-        track.waiting = None
-        now = self.clock.seconds()
-        agent = self.agents.get(name)
-        if agent is not None and agent.attempt_id == aid and agent.state.value == "reserved":
-            # The interviewer's phone did not answer in time (or the call reached them too
-            # late in its grace): free again. A phone that keeps not answering would have
-            # every call abandoned: after agent_miss_limit misses in a row, paused (ready
-            # again from the desk).
-            self.agents.release(name, now)
-            misses = self._agent_misses.get(name, 0)
-            if track.extra.get("agent_time", 0.0) >= AGENT_FAIR_TIME:
-                misses += 1  # a call handed over at the end of its grace is not a miss
-            self._agent_misses[name] = misses
-            paused = 0 < self.settings.agent_miss_limit <= misses
-            if paused:
-                self.agents.pause(name, now)
-            self.log.warn(  # noqa: G010
-                "attempt {attempt}: agent {agent} not reached within {grace} s ({misses} in "
-                "a row); call abandoned to the IVR{paused} / 坐席未在规定时间内接通, 转 IVR",
-                attempt=aid,
-                agent=name,
-                grace=self.settings.grace,
-                misses=misses,
-                paused="; agent paused until ready again" if paused else "",
-            )
-        track.agent = None
-        self._update(aid, agent=None)
-        self._abandon(aid)
-        self._serve_waiting()
-        self.wake()
-
-    def _abandon(self, aid: int) -> None:
-        self._waiting.pop(aid, None)
-        call = self.calls.get(aid)
-        if call is None or call.ended:
-            return
-        track = self._track[aid]
-        track.waiting = None
-        now = self.clock.seconds()
-        self.ledger.record_abandoned(now)
-        self._advance(aid, c.Routed(now, "ivr", abandoned=True))
-        wait = now - (call.answered_at or now)
-        self.bus.publish(CallRouted(self.campaign.id, aid, "ivr", True, wait, now))
-        self.log.info("attempt {attempt}: no agent within grace; to IVR", attempt=aid)
-        if call.channel:
-            self._redirect_abandoned(aid, call.channel, tries=0)
-
-    def _redirect_abandoned(self, aid: int, channel: str, tries: int) -> None:
-        """Move an abandoned call out of C{hold} to the survey; a failed Redirect is tried
-        once more, then the call goes to the safe-harbour message: never left in
-        silence (hold's Wait(120))."""
-        track = self._track.get(aid)
-        if track is None:
-            return
-        to_survey = tries < 2
-        context = self.settings.survey_context if to_survey else self.settings.safe_harbour_context
-        exten = self.settings.survey_exten if to_survey else "s"
-
-        def failed(f: Failure) -> None:
-            call = self.calls.get(aid)
-            if call is None or call.ended or self._track.get(aid) is not track:
-                return  # hung up meanwhile: nothing to move
-            if call.state is not CallState.IVR or track.extra.get("ivr_started"):
-                return
-            if tries >= 2:
-                self.log.error(
-                    "attempt {attempt}: Redirect to {context} failed too ({error}); the call "
-                    "stays in hold / 转安全提示也失败, 呼叫留在等待",
-                    attempt=aid,
-                    context=context,
-                    error=f.getErrorMessage(),
-                )
-                return
-            self.log.warn(  # noqa: G010
-                "attempt {attempt}: Redirect of an abandoned call to {context} failed "
-                "({error}); {next} / 转接失败, 重试",
-                attempt=aid,
-                context=context,
-                error=f.getErrorMessage(),
-                next="trying again" if tries == 0 else "to the safe-harbour message",
-            )
-            self.clock.callLater(REDIRECT_RETRY, self._redirect_abandoned, aid, channel, tries + 1)
-
-        track.line.ami.redirect(channel, context, exten, 1).addErrback(failed)
-
-    def _on_bridged(self, call: Call, track: _Tracking) -> None:
-        now = self.clock.seconds()
-        if track.agent is not None:
-            self._agent_misses.pop(track.agent, None)
-        if track.waiting is not None and track.waiting.active():
-            track.waiting.cancel()
-        track.waiting = None
-        if track.agent is not None:
-            self.agents.talking(track.agent, now, call.attempt_id)
-        latency = now - (call.answered_at or now)
-        self.latencies.append(latency)
-        self.bus.publish(CallBridged(self.campaign.id, call.attempt_id, track.agent, latency, now))
-        self._update(call.attempt_id, status="bridged", bridged_at=call.bridged_at)
-
     # -- agents (the desktop, or a simulated desk, calls these) ------------------------
-
-    def _agent_wrapping(self, name: str, aid: int) -> None:
-        agent = self.agents.get(name)
-        if agent is None or agent.state.value not in ("talking", "reserved"):
-            return
-        now = self.clock.seconds()
-        self.agents.wrapping(name, now)
-        self.bus.publish(AgentWrapping(self.campaign.id, name, aid, now))
 
     def agent_ready(self, name: str) -> None:
         """The agent is ready for a call: serve the oldest waiting call, else dial."""
@@ -1133,24 +809,8 @@ class CampaignController(Service):
             return
         if was_wrapping:
             self.model.observe_wrap(now - since)
-        self._serve_waiting()
+        routing.serve_waiting(self)
         self.wake()
-
-    def _serve_waiting(self) -> None:
-        """Give idle agents to answered calls waiting within their grace time, oldest first."""
-        now = self.clock.seconds()
-        while self._waiting and self.agents.idle_count():
-            aid, _ = self._waiting.popitem(last=False)
-            call = self.calls.get(aid)
-            track = self._track.get(aid)
-            if call is None or track is None or call.ended:
-                continue
-            if track.waiting is not None and track.waiting.active():
-                track.waiting.cancel()
-            track.waiting = None
-            taken = self.agents.take_idle(now, aid)
-            if taken is not None:
-                self._route_to_agent(aid, taken.name, taken.exten)
 
     def request_dial(self, agent: str | None = None) -> None:
         """Preview mode: an agent asked for the next number. With C{agent}, the next
@@ -1162,29 +822,6 @@ class CampaignController(Service):
             self._preview_agents.append(agent)
         self.dial_requests += 1
         self.wake()
-
-    def _preview(self, aid: int, call: Call, number: str, now: float) -> None:
-        """Reserve the first requesting agent still idle for C{aid} and show them the
-        contact before the Originate."""
-        while self._preview_agents:
-            name = self._preview_agents.popleft()
-            agent = self.agents.reserve(name, now, aid)
-            if agent is None:
-                continue  # paused or busy since asking
-            self._track[aid].agent = name
-            self._track[aid].extra["preview"] = True
-            self.bus.publish(
-                ContactPreviewed(
-                    self.campaign.id,
-                    name,
-                    aid,
-                    call.contact_id,
-                    call.unit_id,
-                    mask_number(number),
-                    now,
-                )
-            )
-            return
 
     def agent_result(
         self, name: str, result: SurveyResult, callback_at: float | None = None
@@ -1264,22 +901,11 @@ class CampaignController(Service):
             self._track[aid].extra["ivr_started"] = True  # no Redirect retry moves it now
             self._advance(aid, c.IvrStarted(now))
         elif name == "VarSet" and self.settings.amd and event.get("Variable") == "AMDSTATUS":
-            self._amd_verdict(aid, event.get("Value"), now)
+            routing.amd_verdict(self, aid, event.get("Value"), now)
         elif name == "UserEvent" and self.settings.amd and event.get("UserEvent") == "MinyiAMD":
             # hold's UserEvent(MinyiAMD,AMDSTATUS: ...): the verdict for a session that
             # logged in without the dialplan class (no VarSet events)
-            self._amd_verdict(aid, event.get("AMDSTATUS"), now)
-
-    def _amd_verdict(self, aid: int, value: str | None, now: float) -> None:
-        """AMDSTATUS for C{aid} (from VarSet or UserEvent; seeing both is harmless)."""
-        call = self.calls[aid]
-        if not call.facts.answered:
-            # seen before the answer event: acted on when the answer arrives
-            self._track[aid].extra["amd"] = value
-        elif value == "MACHINE":
-            self._advance(aid, c.MachineDetected(now))
-        else:
-            self._amd_human(aid)
+            routing.amd_verdict(self, aid, event.get("AMDSTATUS"), now)
 
     def _ami_state_for(self, line: Line) -> Callable[[bool], None]:
         return lambda up: self._ami_state(line, up)
@@ -1296,378 +922,7 @@ class CampaignController(Service):
             )
             return
         if line.name not in self._reconciling:
-            self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
-
-    # -- reconciliation ------------------------------------------------------------------
-
-    async def _reconcile(self, line: Line) -> None:
-        """Check the attempts the store says are live on C{line} against its channels."""
-        self._reconciled.discard(line.name)
-        self._reconciling.add(line.name)
-        try:
-            await self._reconcile_line(line)
-        finally:
-            self._reconciling.discard(line.name)
-
-    async def _reconcile_line(self, line: Line) -> None:
-        try:
-            channels = await line.ami.core_show_channels()
-        except Exception as e:
-            # Without it the line stays unusable: tried again, with backoff, while the
-            # connection is up (a reconnect starts a reconciliation of its own).
-            failures = self._reconcile_failures.get(line.name, 0) + 1
-            self._reconcile_failures[line.name] = failures
-            delay = min(
-                RECONCILE_RETRY * 2 ** (failures - 1),
-                RECONCILE_RETRY_MAX,
-            )
-            self.log.warn(  # noqa: G010
-                "campaign {campaign}: CoreShowChannels on {line} failed ({error}); trying "
-                "again in {delay} s / 通道核对失败, 稍后重试",
-                campaign=self.campaign.id,
-                line=line.name,
-                error=str(e) or repr(e),
-                delay=delay,
-            )
-            self.clock.callLater(delay, self._retry_reconcile, line)
-            return
-        self._reconcile_failures.pop(line.name, None)
-        up: dict[str, Message] = {}
-        for item in channels:
-            uid = item.get("Uniqueid")
-            if uid is not None:
-                up[uid] = item
-        stored = await self.db.do(store.thd_live_attempts, self.campaign.id)
-        now = self.clock.seconds()
-        adopted = lost = settled = 0
-        gone: list[tuple[int, float | None]] = []  # (attempt, seconds left of its grace)
-        resumed: list[tuple[int, Message]] = []  # adopted calls still up, picked up last
-        for attempt in stored:
-            if attempt.server not in (line.name, None):
-                continue
-            uid = attempt.uniqueid or ""
-            live_item = up.get(uid)
-            known = self.calls.get(attempt.id)
-            if known is None:
-                call = store.call_from_live(attempt)
-                self._adopt(call, line)
-                line.in_use += 1
-                if call.agent is not None:
-                    self._track[attempt.id].agent = call.agent
-                    self._track[attempt.id].live_observed = True
-                    if live_item is not None and self.agents.get(call.agent) is not None:
-                        # the agent is still on this call: not free for another one
-                        self.agents.talking(call.agent, now, attempt.id)
-                if call.state is CallState.WRAPUP:
-                    # the line was down before the restart: the interviewer's result is
-                    # awaited again, for the wrap-up time at most (never live forever)
-                    self._await_result(attempt.id, call.agent, now)
-            if live_item is None:
-                current = self.calls[attempt.id]
-                if current.state is CallState.WRAPUP:
-                    continue  # the line is down anyway; the agent's result is awaited
-                young = now - (current.originated_at or current.created_at)
-                left = None
-                if not current.channel_seen and young < self.settings.pending_grace:
-                    left = self.settings.pending_grace - young
-                gone.append((attempt.id, left))
-                continue
-            adopted += 1
-            if known is None:
-                resumed.append((attempt.id, live_item))
-        records = await self._fetch_outcomes(line, [aid for aid, _ in gone])
-        now = self.clock.seconds()
-        for aid, left in gone:
-            record = records.get(aid)
-            if record is not None and self._settle(aid, record, line):
-                settled += 1
-                continue
-            pending = self.calls.get(aid)
-            if pending is None or pending.ended:
-                continue
-            if left is not None:
-                # Originate may still be on its way to a channel: followed by its id,
-                # and ended as lost only if no channel (nor AstDB record) shows up in time.
-                self._track[aid].timer = self.clock.callLater(left, self._recheck_pending, aid)
-                continue
-            self._advance(aid, c.Lost(now))
-            lost += 1
-        # Only now are the interviewers of calls that ended while away in wrap-up: a call
-        # found answered in hold is given an agent after that, never one whose previous
-        # respondent's result is still awaited.
-        for aid, item in resumed:
-            adopted_call = self.calls.get(aid)
-            if adopted_call is not None and not adopted_call.ended:
-                self._resume(aid, item)
-        self._reconciled.add(line.name)
-        self._down_since.pop(line.name, None)
-        for aid in sorted(self._undeleted.pop(line.name, set())):
-            self._forget_outcome(line, aid)
-        self.log.info(
-            "campaign {campaign}: reconciled {line}: {adopted} live, {settled} ended while "
-            "away (AstDB), {lost} lost",
-            campaign=self.campaign.id,
-            line=line.name,
-            adopted=adopted,
-            settled=settled,
-            lost=lost,
-        )
-        self.bus.publish(Reconciled(self.campaign.id, adopted, lost, now))
-        self.wake()
-
-    async def _lose_orphans(self) -> None:
-        """Live attempts stored on a server no longer configured: no line will ever
-        reconcile them (nor read that server's AstDB), and their contacts would stay
-        locked. They end as lost (retried by the rules)."""
-        names = {line.name for line in self.lines}
-        stored = await self.db.do(store.thd_live_attempts, self.campaign.id)
-        for attempt in stored:
-            if attempt.server is None or attempt.server in names or attempt.id in self.calls:
-                continue
-            now = self.clock.seconds()
-            self.log.warn(  # noqa: G010
-                "campaign {campaign}: attempt {attempt} was live on server {server}, which "
-                "is no longer configured; ended as lost / 服务器 {server} 已不在配置中, "
-                "该呼叫记为丢失",
-                campaign=self.campaign.id,
-                attempt=attempt.id,
-                server=attempt.server,
-            )
-            call = c.advance(store.call_from_live(attempt), c.Lost(now))
-            decision = await self.db.do_with_transaction(
-                store.thd_finish_attempt,
-                call,
-                rules=self.rules,
-                schedule=None if self.settings.always_open else self.schedule,
-                now=now,
-            )
-            if decision is None:
-                continue  # ended meanwhile
-            outcome = OUTCOMES[decision.outcome] if decision.outcome else call.outcome
-            assert outcome is not None
-            self.bus.publish(
-                CallEnded(
-                    self.campaign.id,
-                    attempt.id,
-                    call.unit_id,
-                    outcome.name,
-                    outcome.aapor,
-                    call.facts.abandoned,
-                    bool(decision.final),
-                    now,
-                )
-            )
-
-    def _retry_reconcile(self, line: Line) -> None:
-        if (
-            not self.running
-            or not line.ami.ready
-            or line.name in self._reconciled
-            or line.name in self._reconciling
-        ):
-            return
-        self._track_write(Deferred.fromCoroutine(self._reconcile(line)))
-
-    def _recheck_pending(self, aid: int) -> None:
-        call = self.calls.get(aid)
-        track = self._track.get(aid)
-        if call is None or track is None or call.ended or call.channel_seen:
-            return
-
-        async def recheck() -> None:
-            records = await self._fetch_outcomes(track.line, [aid])
-            record = records.get(aid)
-            if record is not None and self._settle(aid, record, track.line):
-                return
-            current = self.calls.get(aid)
-            if current is not None and not current.ended and not current.channel_seen:
-                self._advance(aid, c.Lost(self.clock.seconds()))
-
-        self._track_write(Deferred.fromCoroutine(recheck()))
-
-    # -- the AstDB outcome records (see dialer.campaign.outcomes) -------------------------
-
-    async def _fetch_outcomes(self, line: Line, aids: Sequence[int]) -> dict[int, HangupRecord]:
-        """The AstDB records of C{aids} that exist and can be read (DBGets in parallel)."""
-        if not aids or not self.settings.outcome_handler:
-            return {}
-        texts = await defer.gatherResults(
-            [Deferred.fromCoroutine(self._db_get(line, aid)) for aid in aids]
-        )
-        records: dict[int, HangupRecord] = {}
-        for aid, text in zip(aids, texts, strict=True):
-            if text is None:
-                continue
-            try:
-                records[aid] = parse_record(text, aid)
-            except OutcomeRecordError as e:
-                self.log.error(
-                    "campaign {campaign}: {error}; the call counts as lost",
-                    campaign=self.campaign.id,
-                    error=str(e),
-                )
-        return records
-
-    async def _db_get(self, line: Line, aid: int) -> str | None:
-        """C{DBGet minyi_outcome <aid>}: the value, or None (no entry, or no answer)."""
-        from dialer.ami.protocol import ActionFailed, AMIError
-
-        send = getattr(line.ami, "send_list_action", None)
-        if send is None:
-            return None  # an event-level stand-in (the engine benchmark's) has no AstDB
-        message = Message.action("DBGet", [("Family", FAMILY), ("Key", str(aid))])
-        try:
-            result = await send(message, timeout=self.settings.astdb_timeout)
-        except ActionFailed as e:
-            text = e.response.get("Message") or ""
-            if text != "Database entry not found":
-                self.log.warn(  # noqa: G010
-                    "attempt {attempt}: DBGet on {line} refused ({error})",
-                    attempt=aid,
-                    line=line.name,
-                    error=text,
-                )
-            return None
-        except AMIError as e:  # timed out, connection lost: nothing known
-            self.log.warn(  # noqa: G010
-                "attempt {attempt}: DBGet on {line} failed ({error})",
-                attempt=aid,
-                line=line.name,
-                error=repr(e),
-            )
-            return None
-        except Exception:
-            # a bug: logged as one, and the reconciliation goes on without this record
-            self.log.failure("attempt {attempt}: DBGet crashed", attempt=aid)
-            return None
-        for event in result.events:
-            if (event.name or "").lower() == "dbgetresponse":
-                value: str | None = event.get("Val")
-                return value
-        return None
-
-    def _forget_outcome(self, line: Line, aid: int) -> None:
-        """C{DBDel minyi_outcome <aid>}, fire and forget: the AstDB does not grow forever."""
-        send = getattr(line.ami, "send_action", None)
-        if not self.settings.outcome_handler or send is None:
-            return
-        if not line.ami.ready:
-            self._undeleted.setdefault(line.name, set()).add(aid)  # sent after reconnecting
-            return
-        message = Message.action("DBDel", [("Family", FAMILY), ("Key", str(aid))])
-
-        def failed(f: Failure) -> None:
-            self.log.debug(
-                "attempt {attempt}: DBDel on {line}: {error}",
-                attempt=aid,
-                line=line.name,
-                error=f.getErrorMessage(),
-            )
-
-        send(message, timeout=self.settings.astdb_timeout).addErrback(failed)
-
-    def _settle(self, aid: int, record: HangupRecord, line: Line) -> bool:
-        """End (or move to wrap-up) C{aid} as its AstDB record says; False if it cannot."""
-        call = self.calls.get(aid)
-        track = self._track.get(aid)
-        if call is None or track is None or call.ended:
-            return False
-        if not record.matches(call.action_id):
-            self.log.warn(  # noqa: G010
-                "attempt {attempt}: AstDB outcome belongs to another Originate (stale key); "
-                "ignored and deleted",
-                attempt=aid,
-            )
-            self._forget_outcome(line, aid)
-            return False
-        now = self.clock.seconds()
-        new = settle(call, record, now=now, amd=self.settings.amd, grace=self.settings.grace)
-        if new.facts.answered and not call.facts.answered and not new.facts.machine:
-            self.ledger.record_live_answer(new.answered_at or now)
-        if new.facts.abandoned and not call.facts.abandoned:
-            self.ledger.record_abandoned(new.ended_at or now)
-        self.calls[aid] = new
-        track.extra["astdb"] = True  # its key is deleted once the disposition is written
-        self.log.info(
-            "attempt {attempt}: ended while the dialer was away (AstDB, cause {cause})",
-            attempt=aid,
-            cause=record.cause,
-        )
-        if new.ended:
-            self._finish(new, track)
-            return True
-        # reached an interviewer: the interview result is theirs to give (as live)
-        self._await_result(aid, new.agent, now)
-        return True
-
-    def _await_result(self, aid: int, agent: str | None, now: float) -> None:
-        """A call in wrap-up found at reconciliation: its interviewer (if in the pool and
-        free) is put in wrap-up for it, so the desk can give the result; the wrap-up
-        timeout ends it otherwise."""
-        track = self._track[aid]
-        desk = self.agents.get(agent) if agent is not None else None
-        if agent is not None and desk is not None:
-            track.agent = agent
-            track.live_observed = True
-            if desk.state.value == "idle" or desk.attempt_id == aid:
-                if desk.state.value != "talking":
-                    self.agents.talking(agent, now, aid)
-                self._agent_wrapping(agent, aid)
-        self._set_timer(track, self.settings.wrapup_timeout, aid, c.WrapupTimeout)
-
-    def _resume(self, aid: int, item: Message) -> None:
-        """Pick up a call found alive after a restart, from what CoreShowChannel says."""
-        now = self.clock.seconds()
-        call = self.calls[aid]
-        channel = item.get("Channel")
-        state = item.get("ChannelState")
-        context = item.get("Context")
-        if channel and call.channel is None:
-            self.calls[aid] = c.advance(call, c.ChannelUp(now, channel=channel))
-        call = self.calls[aid]
-        if state != "6":
-            return  # still ringing: its events will tell the rest
-        if call.state is CallState.BRIDGED or item.get("BridgeId"):
-            if call.state is not CallState.BRIDGED and call.agent is not None:
-                # bridged before the restart but not yet written: follow it as bridged
-                self.calls[aid] = c.advance(call, c.Bridged(now, call.agent))
-                self.agents.talking(call.agent, now, aid)
-            return
-        if context == self.settings.survey_context or item.get("Application") == "AGI":
-            self._advance(aid, c.IvrStarted(now))
-            return
-        if call.answered_at is None:
-            self._advance(aid, c.Answered(now, channel))  # routes it
-        elif context == self.settings.hold_context:
-            # answered before the restart and still waiting: give it an agent or the IVR now
-            # (the IVR when its grace time is over: it could not be bridged in time)
-            self._track[aid].live_observed = True
-            within = now - (call.answered_at or now) < self.settings.grace
-            agent = self.agents.take_idle(now, aid) if within else None
-            if agent is not None:
-                self._route_to_agent(aid, agent.name, agent.exten)
-            else:
-                self._abandon(aid)
-
-    def _lose_line_calls(self, line: Line, why: str) -> None:
-        now = self.clock.seconds()
-        lost = [
-            aid for aid, t in self._track.items() if t.line is line and not self.calls[aid].ended
-        ]
-        if lost:
-            self.log.warn(  # noqa: G010
-                "campaign {campaign}: {count} calls on {line} lost ({why})",
-                campaign=self.campaign.id,
-                count=len(lost),
-                line=line.name,
-                why=why,
-            )
-        for aid in lost:
-            self._advance(aid, c.Lost(now))
-        if line.ami.ready:
-            self._down_since.pop(line.name, None)
-        else:
-            self._down_since[line.name] = now
+            self._track_write(Deferred.fromCoroutine(reconcile.reconcile(self, line)))
 
     # -- the end of a call ---------------------------------------------------------------
 
@@ -1686,15 +941,15 @@ class CampaignController(Service):
             if agent is not None and agent.attempt_id == aid:
                 if agent.state.value == "reserved":
                     self.agents.release(track.agent, now)
-                    self._serve_waiting()
+                    routing.serve_waiting(self)
                 elif agent.state.value == "talking":
-                    self._agent_wrapping(track.agent, aid)
+                    routing.agent_wrapping(self, track.agent, aid)
         if call.facts.originate_accepted and call.originated_at is not None:
-            self._observe_live(call, track, live=False)
+            routing.observe_live(self, call, track, live=False)
         track.line.in_use = max(0, track.line.in_use - 1)
         outcome = call.outcome
         assert outcome is not None
-        self._breaker_count(track.line, outcome.technical, now)
+        lines.breaker_count(self, track.line, outcome.technical, now)
 
         async def write() -> None:
             decision = await self.db.do_with_transaction(
@@ -1709,7 +964,9 @@ class CampaignController(Service):
             if decision is not None and decision.outcome is not None:
                 final_outcome = OUTCOMES[decision.outcome]  # e.g. the IVR's result, if we missed it
             if decision is not None and (call.channel_seen or track.extra.get("astdb")):
-                self._forget_outcome(track.line, aid)  # the hangup handler's record is spent
+                reconcile.forget_outcome(
+                    self, track.line, aid
+                )  # the hangup handler's record is spent
             if final_outcome.name == "complete" and decision is not None:
                 # a filled quota stops the unit now, not at the next batch
                 self._completed[call.unit_id] = self._completed.get(call.unit_id, 0) + 1
@@ -1735,66 +992,12 @@ class CampaignController(Service):
 
     # -- the per-line circuit breaker ----------------------------------------------------
 
-    def _breaker_count(self, line: Line, technical: bool, now: float) -> None:
-        """Count a finished call on C{line}: a misconfigured trunk fails every call
-        (coded C{failed}, not counted as an attempt, retried in 5 min) and would redial
-        every contact forever; after C{breaker_threshold} technical failures in a row the
-        line is not dialed any more."""
-        threshold = self.settings.breaker_threshold
-        if not technical:
-            line.failures = 0
-            if line.tripped_at is not None:
-                self._close_breaker(line, now, "a call got through")
-            return
-        if not line.ami.ready:
-            return  # the connection dropped: that is a line down, not a trunk fault
-        line.failures += 1
-        if threshold <= 0 or line.failures < threshold or line.tripped_at is not None:
-            return
-        line.tripped_at = now
-        self.log.error(
-            "campaign {campaign}: line {line}: {failures} technical failures in a row "
-            "(failed / congestion / no route); not dialing on it until a call gets through "
-            "or the campaign is resumed (dialer campaign resume). Check the trunk and the "
-            "dial template. / 线路 {line} 连续 {failures} 次技术性失败, 已停止在该线路拨号; "
-            "请检查中继和拨号模板, 然后恢复活动",
-            campaign=self.campaign.id,
-            line=line.name,
-            failures=line.failures,
-        )
-        self.bus.publish(LineBreaker(line.name, True, line.failures, now))
-        if self.status == "running" and all(x.tripped_at is not None for x in self.lines):
-            # nothing left to dial on: the campaign is paused, so that its status says so
-            # and the operator's `dialer campaign resume` (after fixing the trunk) clears it
-            self.log.error(
-                "campaign {campaign}: every line's circuit breaker is open; campaign paused "
-                "(dialer campaign resume after fixing the trunk) / 所有线路熔断, 活动已暂停",
-                campaign=self.campaign.id,
-            )
-            self.status = "paused"
-            self._track_write(
-                self.db.do_with_transaction(store.thd_set_status, self.campaign.id, "paused", now)
-            )
-            self.bus.publish(DialingPaused(self.campaign.id, True, "circuit breaker", now))
-
-    def _close_breaker(self, line: Line, now: float, why: str) -> None:
-        line.tripped_at = None
-        line.failures = 0
-        self.log.info(
-            "campaign {campaign}: line {line} dialed again ({why}) / 线路恢复拨号",
-            campaign=self.campaign.id,
-            line=line.name,
-            why=why,
-        )
-        self.bus.publish(LineBreaker(line.name, False, 0, now))
-        self.wake()
-
     def reset_breakers(self, why: str = "operator") -> None:
         """Close the circuit breaker of every line of this campaign (an operator resumed)."""
         now = self.clock.seconds()
         for line in self.lines:
             if line.tripped_at is not None:
-                self._close_breaker(line, now, why)
+                lines.close_breaker(self, line, now, why)
             line.failures = 0
 
     def breakers(self) -> dict[str, float | None]:
@@ -1825,17 +1028,3 @@ _FOLLOWED = frozenset(
         "UserEvent",
     }
 )
-
-
-def mask_number(number: str) -> str:
-    """C{+8613800100000} -> C{+86138******00}: enough for an interviewer to recognise
-    the call, not the number (events never carry whole numbers)."""
-    keep_head, keep_tail = 6, 2
-    if len(number) <= keep_head + keep_tail:
-        return "*" * len(number)
-    return number[:keep_head] + "*" * (len(number) - keep_head - keep_tail) + number[-keep_tail:]
-
-
-def lines_from(items: Iterable[tuple[str, AMI, int]]) -> list[Line]:
-    """L{Line}s from (name, AMI client, capacity) triples."""
-    return [Line(name, ami, capacity) for name, ami, capacity in items]

@@ -595,14 +595,7 @@ class PBX:
                 step = self.dialplan.step(context, exten, priority)
                 if step is None or step.app.lower() == "return":
                     break
-                chan.context, chan.exten, chan.priority = context, exten, priority
-                data = expand(step.data, chan.variables())
-                chan.app, chan.app_data = step.app, data
-                self.chan_event(
-                    "Newexten",
-                    chan,
-                    [("Extension", exten), ("Application", step.app), ("AppData", data)],
-                )
+                data = self._enter(chan, context, exten, priority, step)
                 d = defer.Deferred.fromCoroutine(self._app(chan, step.app, data))
                 outcome: list[object] = []
                 d.addBoth(outcome.append)
@@ -926,6 +919,18 @@ class PBX:
             return None
         return self.dialplan.step(context, exten, priority)
 
+    def _enter(self, chan: Channel, context: str, exten: str, priority: int, step: Step) -> str:
+        """Put C{chan} on C{step} (as Asterisk does, with a Newexten event); return its expanded data."""
+        chan.context, chan.exten, chan.priority = context, exten, priority
+        data = expand(step.data, chan.variables())
+        chan.app, chan.app_data = step.app, data
+        self.chan_event(
+            "Newexten",
+            chan,
+            [("Extension", exten), ("Application", step.app), ("AppData", data)],
+        )
+        return data
+
     async def run(self, chan: Channel, context: str, exten: str, priority: int) -> None:
         """Run the dialplan on C{chan} from C{context,exten,priority} until it ends."""
         try:
@@ -939,14 +944,7 @@ class PBX:
                 if step is None:
                     chan.cause = chan.cause if chan.cause is not None else 16
                     break
-                chan.context, chan.exten, chan.priority = context, exten, priority
-                data = expand(step.data, chan.variables())
-                chan.app, chan.app_data = step.app, data
-                self.chan_event(
-                    "Newexten",
-                    chan,
-                    [("Extension", exten), ("Application", step.app), ("AppData", data)],
-                )
+                data = self._enter(chan, context, exten, priority, step)
                 try:
                     goto = await self._app(chan, step.app, data)
                 except Redirected:

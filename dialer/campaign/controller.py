@@ -68,7 +68,7 @@ from dialer.campaign.hopper import open_at, select
 from dialer.campaign.lines import AMI, Line, OriginateHandle, lines_from
 from dialer.campaign.outcomes import HANDLER
 from dialer.campaign.reconcile import RECONCILE_RETRY, RECONCILE_RETRY_MAX
-from dialer.campaign.retries import RetryRules, parse_rules
+from dialer.campaign.retries import RetryDecision, RetryRules, parse_rules
 from dialer.campaign.routing import AGENT_FAIR_TIME, REDIRECT_RETRY, mask_number
 from dialer.campaign.schedule import DEFAULT_WINDOWS, Schedule, make_schedule
 from dialer.events import (
@@ -523,7 +523,7 @@ class CampaignController(Service):
             now=now,
             wanted=wanted,
             live_numbers=live_numbers,
-            schedule=None if self.settings.always_open else self.schedule,
+            schedule=self.retry_schedule(),
         )
         used = {p.contact_id for p in selection.picks} | set(selection.dnc)
         if used:
@@ -926,6 +926,25 @@ class CampaignController(Service):
 
     # -- the end of a call ---------------------------------------------------------------
 
+    def retry_schedule(self) -> Schedule | None:
+        """The calling windows that contacts are picked and retries are placed in (None:
+        always open)."""
+        return None if self.settings.always_open else self.schedule
+
+    def finish_attempt(
+        self, call: Call, now: float, callback_at: float | None = None
+    ) -> Deferred[RetryDecision | None]:
+        """Store an ended call: its disposition and this campaign's retry decision
+        (L{store.thd_finish_attempt}; None when it had already ended)."""
+        return self.db.do_with_transaction(
+            store.thd_finish_attempt,
+            call,
+            rules=self.rules,
+            schedule=self.retry_schedule(),
+            now=now,
+            callback_at=callback_at,
+        )
+
     def _finish(self, call: Call, track: _Tracking) -> None:
         if track.finishing:
             return
@@ -952,14 +971,7 @@ class CampaignController(Service):
         lines.breaker_count(self, track.line, outcome.technical, now)
 
         async def write() -> None:
-            decision = await self.db.do_with_transaction(
-                store.thd_finish_attempt,
-                call,
-                rules=self.rules,
-                schedule=None if self.settings.always_open else self.schedule,
-                now=now,
-                callback_at=track.callback_at,
-            )
+            decision = await self.finish_attempt(call, now, callback_at=track.callback_at)
             final_outcome = outcome
             if decision is not None and decision.outcome is not None:
                 final_outcome = OUTCOMES[decision.outcome]  # e.g. the IVR's result, if we missed it

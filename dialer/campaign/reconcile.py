@@ -177,13 +177,7 @@ async def lose_orphans(ctl: CampaignController) -> None:
             server=attempt.server,
         )
         call = c.advance(store.call_from_live(attempt), c.Lost(now))
-        decision = await ctl.db.do_with_transaction(
-            store.thd_finish_attempt,
-            call,
-            rules=ctl.rules,
-            schedule=None if ctl.settings.always_open else ctl.schedule,
-            now=now,
-        )
+        decision = await ctl.finish_attempt(call, now)
         if decision is None:
             continue  # ended meanwhile
         outcome = OUTCOMES[decision.outcome] if decision.outcome else call.outcome

@@ -93,21 +93,18 @@ def decide(
         # MAX_DELAY away (a garbled far-future time would overflow the calendar arithmetic
         # inside the store's finish transaction).
         at = min(max(callback_at, now), now + MAX_DELAY)
-        if schedule is not None:
-            opened = schedule.next_open(at)
-            if opened is None:
-                return RetryDecision(True, None, attempts, "no-window")
-            at = opened
-        return RetryDecision(False, at, attempts, "callback")
-    if attempts >= rules.max_attempts:
+        reason = "callback"
+    elif attempts >= rules.max_attempts:
         return RetryDecision(True, None, attempts, "max-attempts")
-    at = now + rules.delay(outcome.retry_class)
+    else:
+        at = now + rules.delay(outcome.retry_class)
+        reason = "retry"
     if schedule is not None:
         opened = schedule.next_open(at)
         if opened is None:
             return RetryDecision(True, None, attempts, "no-window")
         at = opened
-    return RetryDecision(False, at, attempts, "retry")
+    return RetryDecision(False, at, attempts, reason)
 
 
 def parse_rules(data: Mapping[str, Any], where: str = "retry") -> RetryRules:

@@ -346,14 +346,18 @@ def thd_load_candidates(
         .where(ranked.c.rank <= per_unit)
     )
     out = [_candidate(r, next_at=r.next_at) for r in conn.execute(q)]
+    # one row per contact with a pending appointment due (the earliest)
+    per_contact = (
+        cc.c.contact_id,
+        cc.c.unit_id,
+        cc.c.position,
+        cc.c.attempts,
+        contacts.c.number,
+        contacts.c.timezone,
+    )
     cb = (
         sa.select(
-            cc.c.contact_id,
-            cc.c.unit_id,
-            cc.c.position,
-            cc.c.attempts,
-            contacts.c.number,
-            contacts.c.timezone,
+            *per_contact,
             sa.func.min(callbacks.c.due_at).label("due_at"),
             is_dnc.label("dnc"),
         )
@@ -373,14 +377,7 @@ def thd_load_candidates(
             callbacks.c.due_at <= now,
             zone_ok,
         )
-        .group_by(
-            cc.c.contact_id,
-            cc.c.unit_id,
-            cc.c.position,
-            cc.c.attempts,
-            contacts.c.number,
-            contacts.c.timezone,
-        )
+        .group_by(*per_contact)
     )
     due = [_candidate(r, callback_at=r.due_at) for r in conn.execute(cb)]
     return due + out  # the hopper keeps the first row per contact: the appointment

@@ -127,6 +127,15 @@ def test_db_function_write_and_read_in_the_dialplan():
     assert "DB(fam/7)" not in chan.vars
 
 
+def _logged_in():
+    """A fresh simulator and an AMI client logged in to it."""
+    clock = new_clock()
+    sim = make_sim(clock)
+    c = connect_client(sim, clock)
+    login(c, clock)
+    return clock, sim, c
+
+
 def _originate(c, number, context="hold", action_id="o", attempt="17"):
     c.send(
         "Originate",
@@ -153,10 +162,7 @@ def _record(sim, attempt):
 
 def test_hangup_handler_records_an_unanswered_call():
     """No answer (last digit 1, 30 s rings, Originate timeout 25 s): cause 19, not answered."""
-    clock = new_clock()
-    sim = make_sim(clock)
-    c = connect_client(sim, clock)
-    login(c, clock)
+    clock, sim, c = _logged_in()
     _originate(c, "10001", attempt="21")
     run_for(clock, 40.0, step=0.1)
     (push,) = c.events("HangupHandlerPush")
@@ -172,10 +178,7 @@ def test_hangup_handler_records_an_unanswered_call():
 
 def test_hangup_handler_records_busy_on_a_sip_trunk_and_on_local():
     """Busy: a PJSIP leg carries cause 17; a Local ;1 is dropped by the dial with cause 0."""
-    clock = new_clock()
-    sim = make_sim(clock)
-    c = connect_client(sim, clock)
-    login(c, clock)
+    clock, sim, c = _logged_in()
     _originate(c, "10000", attempt="30")
     c.send(
         "Originate",
@@ -196,10 +199,7 @@ def test_hangup_handler_records_busy_on_a_sip_trunk_and_on_local():
 
 def test_hangup_handler_records_an_answered_call_in_hold():
     """Answered, AMD'd and left in hold until the callee hangs up: Up, amd, answer time, 16."""
-    clock = new_clock()
-    sim = make_sim(clock)
-    c = connect_client(sim, clock)
-    login(c, clock)
+    clock, sim, c = _logged_in()
     _originate(c, "10005", attempt="40")  # answers after 2 s, hangs up 20 s later
     run_for(clock, 30.0, step=0.05)
     rec = _record(sim, "40")
@@ -212,10 +212,7 @@ def test_hangup_handler_records_an_answered_call_in_hold():
 
 def test_hangup_handler_records_an_interviewer_reached():
     """Redirected to toagent and bridged with agent2: DIALSTATUS ANSWER, peer agent2, talk time."""
-    clock = new_clock()
-    sim = make_sim(clock)
-    c = connect_client(sim, clock)
-    login(c, clock)
+    clock, sim, c = _logged_in()
     _originate(c, "10005", attempt="50")
     run_for(clock, 3.0)
     (resp,) = [e for e in c.events("OriginateResponse") if e["Response"] == "Success"]
@@ -237,10 +234,7 @@ def test_hangup_handler_records_an_interviewer_reached():
 
 def test_no_handler_no_record_and_kill_leaves_none():
     """Without the push nothing is written; a kill -9 of Asterisk runs no handlers."""
-    clock = new_clock()
-    sim = make_sim(clock)
-    c = connect_client(sim, clock)
-    login(c, clock)
+    clock, sim, c = _logged_in()
     c.send(
         "Originate",
         [("Channel", "Local/10000@callee"), ("Context", "hold"), ("Exten", "s"), ("Async", "1")],

@@ -224,6 +224,7 @@ class CampaignController(Service):
         self._session = f"{self.settings.id_prefix}{self.rng.getrandbits(32):08x}"
         self._ids = itertools.count(1)
         self._wake_call: Any = None
+        self._look_again_call: Any = None
         self._ticking = False
         self._again = False
         self._heartbeat: LoopingCall | None = None
@@ -300,13 +301,24 @@ class CampaignController(Service):
         self._paused_reason = None
         self.wake()
 
+    def _look_again(self, at: float) -> None:
+        """One pending "ask me again" at a time: every tick may ask, and a timer per request
+        would multiply (each wake-up asks again), so keep only the earliest."""
+        pending = self._look_again_call
+        if pending is not None and pending.active():
+            if pending.getTime() <= at:
+                return
+            pending.cancel()
+        self._look_again_call = self.clock.callLater(at - self.clock.seconds(), self.wake)
+
     def stopService(self) -> Deferred[None]:
         """Stop dialing at once; follow the calls in progress for up to C{drain_timeout}
         seconds (their dispositions get written), then let go. Calls still up after that
         are reconciled at the next start."""
         super().stopService()  # type: ignore[no-untyped-call]
-        if self._wake_call is not None and self._wake_call.active():
-            self._wake_call.cancel()
+        for call in (self._wake_call, self._look_again_call):
+            if call is not None and call.active():
+                call.cancel()
         for line in self.lines:
             line.demand.pop(self.campaign.id, None)  # others may take the lines at once
         return Deferred.fromCoroutine(self._drain())
@@ -491,7 +503,7 @@ class CampaignController(Service):
         self.decision_seconds.append(took)
         self.bus.publish(PacingDecided(self.campaign.id, decision.launch, took, now))
         if decision.look_again_in is not None and decision.look_again_in > 0:
-            self.clock.callLater(decision.look_again_in, self.wake)
+            self._look_again(now + decision.look_again_in)
         wanted = min(decision.launch, self.settings.max_launch_per_tick, snap.free_lines)
         if wanted <= 0:
             return

@@ -1057,3 +1057,30 @@ def test_call_routed_late_in_its_grace_is_not_the_agents_miss(tmp_path):
     assert rig.ami.redirects[-1] == (d2.name, "survey", "s")
     assert rig.pool.get("agent1").state == "idle"
     rig.ctl.stopService()
+
+
+class _AskAgain:
+    """A policy that launches nothing and always asks to be asked again in 0.5 s."""
+
+    mode = "predictive"
+
+    def __init__(self):
+        self.decisions = 0
+
+    def decide(self, snapshot):
+        from dialer.pacing.snapshot import Decision
+
+        self.decisions += 1
+        return Decision(0, look_again_in=0.5)
+
+
+def test_look_again_requests_do_not_multiply(tmp_path):
+    """A policy asking to look again in 0.5 s at every decision is asked about twice a second
+    plus the heartbeat - not once more for every earlier request still pending."""
+    policy = _AskAgain()
+    rig = Rig(tmp_path, policy=policy)
+    rig.start()
+    for _ in range(600):
+        rig.clock.advance(0.1)
+    # 60 s: 120 look-agains + 60 heartbeats at most, some coalesced
+    assert 100 <= policy.decisions <= 200

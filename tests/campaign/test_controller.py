@@ -12,6 +12,17 @@ from tests.campaign.fakeami import FakeAMI
 from tests.campaign.storehelp import add_dnc
 
 
+class KeepTwoLines:
+    """A predictive stand-in that keeps two calls up whatever the agents do."""
+
+    mode = "predictive"
+
+    def decide(self, snapshot):
+        from dialer.pacing.snapshot import Decision
+
+        return Decision(max(0, 2 - snapshot.lines_in_use))
+
+
 @pytest.fixture
 def rig(tmp_path):
     r = Rig(tmp_path)
@@ -102,15 +113,7 @@ def test_answer_routes_to_free_agent_and_complete(rig):
 
 def test_no_agent_within_grace_goes_to_ivr(tmp_path):
     """Answered with no agent free: after 2 s the call is redirected to the survey context, counted abandoned."""
-    from dialer.pacing.snapshot import Decision
-
-    class Two:
-        mode = "predictive"
-
-        def decide(self, snapshot):
-            return Decision(max(0, 2 - snapshot.lines_in_use))
-
-    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    rig = Rig(tmp_path, agents=1, policy=KeepTwoLines()).start()
     d1, d2 = rig.ami.dials[:2]
     rig.ami.answer(d1)
     rig.ami.answer(d2)
@@ -137,15 +140,7 @@ def test_no_agent_within_grace_goes_to_ivr(tmp_path):
 
 def test_agent_freed_within_grace_takes_waiting_call(tmp_path):
     """A waiting call goes to an agent who becomes ready inside the 2 s grace: not abandoned."""
-    from dialer.pacing.snapshot import Decision
-
-    class Two:
-        mode = "predictive"
-
-        def decide(self, snapshot):
-            return Decision(max(0, 2 - snapshot.lines_in_use))
-
-    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    rig = Rig(tmp_path, agents=1, policy=KeepTwoLines()).start()
     d1, d2 = rig.ami.dials[:2]
     rig.ami.answer(d1)
     rig.ami.bridge(d1)
@@ -569,15 +564,7 @@ def test_bad_dial_template_never_leaves_attempt_pending(tmp_path):
 
 def test_released_agent_serves_waiting_call(tmp_path):
     """A call hangs up just after being given to the only agent: the agent takes the next waiting call."""
-    from dialer.pacing.snapshot import Decision
-
-    class Two:
-        mode = "predictive"
-
-        def decide(self, snapshot):
-            return Decision(max(0, 2 - snapshot.lines_in_use))
-
-    rig = Rig(tmp_path, agents=1, policy=Two()).start()
+    rig = Rig(tmp_path, agents=1, policy=KeepTwoLines()).start()
     d1, d2 = rig.ami.dials[:2]
     rig.ami.answer(d1)  # agent1 reserved for d1
     rig.ami.answer(d2)  # waits
@@ -1029,18 +1016,10 @@ def test_restart_finds_answered_call_past_its_grace_in_hold(tmp_path):
 
 def test_call_routed_late_in_its_grace_is_not_the_agents_miss(tmp_path):
     """A waiting call given to an agent 1.8 s after its answer and not bridged in the 0.2 s left is abandoned, but does not count towards pausing that agent."""
-    from dialer.pacing.snapshot import Decision
-
-    class Two:
-        mode = "predictive"
-
-        def decide(self, snapshot):
-            return Decision(max(0, 2 - snapshot.lines_in_use))
-
     rig = Rig(
         tmp_path,
         agents=1,
-        policy=Two(),
+        policy=KeepTwoLines(),
         settings=ControllerSettings(always_open=True, agent_miss_limit=1),
     )
     rig.start()

@@ -13,7 +13,7 @@ can leave) are reported by L{check} and C{dialer survey check}.
 The schema is described in C{ivr_scripts/README.md}.
 
 This module holds the entry points (L{load}, L{loads}, L{check}, L{check_text},
-L{check_units}) and re-exports the public names; the work is done by
+L{check_units}) and re-exports L{Problem} and L{ScriptError}; the work is done by
 L{dialer.surveys.problems} (L{Problem}, L{ScriptError}), L{dialer.surveys.schema} (keys
 and name patterns), L{dialer.surveys.nodes} (the YAML node reader),
 L{dialer.surveys.builder} (the model, section by section) and L{dialer.surveys.logic}
@@ -35,36 +35,8 @@ from dialer.surveys.builder import Builder, placeholders_of
 from dialer.surveys.model import Script
 from dialer.surveys.nodes import YAML_LOADER, Reader
 from dialer.surveys.problems import Problem, ScriptError, Severity
-from dialer.surveys.schema import (
-    AUDIO_EXTENSIONS,
-    BLOCK_KEYS,
-    DEFAULTABLE,
-    ID_RE,
-    KEY_CHARS,
-    LANG_RE,
-    OPTION_ENDS,
-    OPTION_KEYS,
-    QUESTION_KEYS,
-    REQUIRED_TOP,
-    SOUND_RE,
-    TOP_KEYS,
-    UNIT_RE,
-)
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
-    "BLOCK_KEYS",
-    "DEFAULTABLE",
-    "ID_RE",
-    "KEY_CHARS",
-    "LANG_RE",
-    "OPTION_ENDS",
-    "OPTION_KEYS",
-    "QUESTION_KEYS",
-    "REQUIRED_TOP",
-    "SOUND_RE",
-    "TOP_KEYS",
-    "UNIT_RE",
     "Problem",
     "ScriptError",
     "Severity",
@@ -79,16 +51,15 @@ __all__ = [
 
 def load(path: str | Path) -> Script:
     """Read and validate a questionnaire file; raise L{ScriptError} listing every error."""
-    script, problems = check(path)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or script is None:
-        raise ScriptError(errors or [Problem(str(path), 1, "", "cannot be loaded")])
-    return script
+    return _script_or_raise(*check(path), str(path))
 
 
 def loads(text: str, source: str = "<string>") -> Script:
     """Like L{load}, from a string."""
-    script, problems = check_text(text, source)
+    return _script_or_raise(*check_text(text, source), source)
+
+
+def _script_or_raise(script: Script | None, problems: list[Problem], source: str) -> Script:
     errors = [p for p in problems if p.severity == "error"]
     if errors or script is None:
         raise ScriptError(errors or [Problem(source, 1, "", "cannot be loaded")])

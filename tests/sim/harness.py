@@ -172,3 +172,19 @@ def new_clock(start=1795594341.0):
     c = task.Clock()
     c.advance(start)
     return c
+
+
+def originate_into_hold(rec, clock, seconds, step=0.05, number="13800000000"):
+    """Originate one call to the simulated callee into C{hold}, then run the clock C{seconds}."""
+    rec.send(
+        "Originate",
+        [
+            ("Channel", f"Local/{number}@callee"),
+            ("Context", "hold"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Async", "true"),
+        ],
+        action_id="o",
+    )
+    run_for(clock, seconds, step=step)

@@ -7,7 +7,14 @@ import pytest
 from dialer.sim.dialplan import Dialplan
 from dialer.sim.profile import CalleeBehaviour, Dist, Profile, ProfileError, parse_profile
 from dialer.sim.server import DEFAULT_DIALPLAN
-from tests.sim.harness import connect_client, login, make_sim, new_clock, run_for
+from tests.sim.harness import (
+    connect_client,
+    login,
+    make_sim,
+    new_clock,
+    originate_into_hold,
+    run_for,
+)
 
 
 def _fixed(x: float) -> Dist:
@@ -31,18 +38,7 @@ def _call(profile: Profile, seconds: float = 10.0, dialplan: Dialplan | None = N
     sim = make_sim(clock, profile=profile, dialplan=dialplan)
     c = connect_client(sim, clock)
     login(c, clock)
-    c.send(
-        "Originate",
-        [
-            ("Channel", "Local/13800000000@callee"),
-            ("Context", "hold"),
-            ("Exten", "s"),
-            ("Priority", "1"),
-            ("Async", "true"),
-        ],
-        action_id="o",
-    )
-    run_for(clock, seconds, step=0.05)
+    originate_into_hold(c, clock, seconds, step=0.05)
     return c, clock, sim
 
 

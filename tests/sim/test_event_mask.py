@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dialer.sim.profile import CalleeBehaviour, Dist, Profile
-from tests.sim.harness import connect_client, login, make_sim, new_clock, run_for
+from tests.sim.harness import (
+    connect_client,
+    login,
+    make_sim,
+    new_clock,
+    originate_into_hold,
+)
 
 ANSWER = Profile(
     mode="profile",
@@ -23,18 +29,7 @@ def _masked(sim, clock, mask: str, name: str):
 
 
 def _originate(c, clock) -> None:
-    c.send(
-        "Originate",
-        [
-            ("Channel", "Local/13800000000@callee"),
-            ("Context", "hold"),
-            ("Exten", "s"),
-            ("Priority", "1"),
-            ("Async", "true"),
-        ],
-        action_id="o",
-    )
-    run_for(clock, 10.0, step=0.05)
+    originate_into_hold(c, clock, 10.0, step=0.05)
 
 
 def test_masked_session_gets_only_its_classes():

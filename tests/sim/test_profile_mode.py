@@ -9,7 +9,15 @@ from pathlib import Path
 
 from dialer.sim.profile import load_profile
 from tests.conftest import AUDIO_FIXTURES
-from tests.sim.harness import AGIFactory, connect_client, login, make_sim, new_clock, run_for
+from tests.sim.harness import (
+    AGIFactory,
+    connect_client,
+    login,
+    make_sim,
+    new_clock,
+    originate_into_hold,
+    run_for,
+)
 
 PROFILES = Path(__file__).resolve().parents[2] / "dialer" / "sim" / "profiles"
 REASON = {
@@ -131,18 +139,7 @@ def test_hold_timeout_goes_to_safe_harbour():
     sim = make_sim(clock, profile=always)
     c = connect_client(sim, clock)
     login(c, clock)
-    c.send(
-        "Originate",
-        [
-            ("Channel", "Local/13800000000@callee"),
-            ("Context", "hold"),
-            ("Exten", "s"),
-            ("Priority", "1"),
-            ("Async", "true"),
-        ],
-        action_id="o",
-    )
-    run_for(clock, 130.0, step=0.1)
+    originate_into_hold(c, clock, 130.0, step=0.1)
     apps = [
         (m["Context"], m["Application"])
         for m in c.events("Newexten")

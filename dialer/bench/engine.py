@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from twisted.internet import defer
 
 from dialer.ami.message import Message
@@ -154,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from dialer.store.engine import create_engine
     from dialer.store.inline import InlineDB
     from dialer.store.migrate import upgrade
-    from dialer.store.schema import contacts, draw_members, draws, units
+    from dialer.testing.synthetic import thd_seed_running_campaign
 
     t0 = 1_795_600_000.0
     tmp = tempfile.TemporaryDirectory(prefix="dialer-bench-engine-")
@@ -163,47 +162,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         upgrade(engine)
         with engine.begin() as conn:
-            uids = []
-            for u in range(10):
-                key = conn.execute(
-                    units.insert().values(code=f"e{u}", name=f"engine {u}", kind="department")
-                ).inserted_primary_key
-                assert key is not None
-                uids.append(int(key[0]))
-            conn.execute(
-                contacts.insert(),
-                [
-                    {"unit_id": uids[i % 10], "number": f"+86137{i:08d}", "line_type": "mobile"}
-                    for i in range(args.calls)
-                ],
+            cid = thd_seed_running_campaign(
+                conn, name="e", n=args.calls, n_units=10, mode="ivr-only", now=t0, prefix="+86137"
             )
-            key = conn.execute(
-                draws.insert().values(
-                    name="e", allocation="equal", seed=0, parameters={}, created_at=t0
-                )
-            ).inserted_primary_key
-            assert key is not None
-            rows = conn.execute(sa.select(contacts.c.id, contacts.c.unit_id)).all()
-            conn.execute(
-                draw_members.insert(),
-                [
-                    {"draw_id": int(key[0]), "contact_id": c, "unit_id": u, "position": c}
-                    for c, u in rows
-                ],
-            )
-            cid = store.thd_create_campaign(
-                conn,
-                store.CampaignSpec(
-                    name="e",
-                    draw="e",
-                    questionnaire="e",
-                    mode="ivr-only",
-                    dial_template="Local/{number}@callee",
-                    max_attempts=1,
-                ),
-                t0,
-            )
-            store.thd_set_status(conn, cid, "running", t0)
             camp = store.thd_get_campaign(conn, cid)
         assert camp is not None
         clock: Any = FastClock(t0)

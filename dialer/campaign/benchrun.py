@@ -57,7 +57,7 @@ from dialer.store import campaigns as store
 from dialer.store.engine import create_engine
 from dialer.store.inline import InlineDB
 from dialer.store.migrate import upgrade
-from dialer.store.schema import contacts, draw_members, draws, units
+from dialer.testing.synthetic import thd_seed_running_campaign
 
 T0 = 1_795_600_000.0
 UNITS = 10
@@ -128,53 +128,9 @@ class _ScenarioPBX:
 
 def _seed_store(engine: sa.Engine, n: int) -> int:
     with engine.begin() as conn:
-        unit_ids = []
-        for u in range(UNITS):
-            key = conn.execute(
-                units.insert().values(code=f"b{u:02d}", name=f"bench {u}", kind="department")
-            ).inserted_primary_key
-            assert key is not None
-            unit_ids.append(int(key[0]))
-        conn.execute(
-            contacts.insert(),
-            [
-                {
-                    "unit_id": unit_ids[i % UNITS],
-                    "number": f"+86139{i:08d}",
-                    "line_type": "mobile",
-                }
-                for i in range(n)
-            ],
+        return thd_seed_running_campaign(
+            conn, name="bench", n=n, n_units=UNITS, mode="predictive", now=T0
         )
-        key = conn.execute(
-            draws.insert().values(
-                name="bench", allocation="equal", seed=0, parameters={}, created_at=T0
-            )
-        ).inserted_primary_key
-        assert key is not None
-        draw_id = int(key[0])
-        rows = conn.execute(sa.select(contacts.c.id, contacts.c.unit_id)).all()
-        conn.execute(
-            draw_members.insert(),
-            [
-                {"draw_id": draw_id, "contact_id": cid, "unit_id": uid, "position": cid}
-                for cid, uid in rows
-            ],
-        )
-        cid = store.thd_create_campaign(
-            conn,
-            store.CampaignSpec(
-                name="bench",
-                draw="bench",
-                questionnaire="bench",
-                mode="predictive",
-                dial_template="Local/{number}@callee",
-                max_attempts=1,
-            ),
-            T0,
-        )
-        store.thd_set_status(conn, cid, "running", T0)
-    return cid
 
 
 class _Desk(SimulatedDesk):

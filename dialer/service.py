@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
@@ -28,6 +29,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.server import Site
 
+from dialer.agi.runner import ScriptDirectory
 from dialer.ami.client import AMIClient
 from dialer.campaign.agents import AgentPool
 from dialer.campaign.controller import CampaignController, Line
@@ -59,9 +61,13 @@ class CampaignSupervisor(Service):
         config: DaemonConfig,
         clock: Any,
         rng: random.Random | None = None,
+        questionnaires: ScriptDirectory | None = None,
     ) -> None:
         self.db = db
         self.lines = lines
+        # the FastAGI runner's own directory, so the check at start loads (and caches) the
+        # questionnaire the IVR calls will use, once
+        self.questionnaires = questionnaires or ScriptDirectory(Path(config.agi_scripts))
         self.bus = bus
         self.metrics = metrics
         self.config = config
@@ -176,12 +182,8 @@ class CampaignSupervisor(Service):
 
     def check_questionnaire(self, camp: Campaign) -> None:
         """Raise L{DialerError} unless C{camp}'s questionnaire loads from C{[agi] scripts}."""
-        from pathlib import Path
-
-        from dialer.agi.runner import ScriptDirectory
-
         try:
-            ScriptDirectory(Path(self.config.agi_scripts))(camp.questionnaire)
+            self.questionnaires(camp.questionnaire)
         except DialerError as e:
             raise InputError(
                 f"questionnaire {camp.questionnaire!r} does not load from "
@@ -320,6 +322,7 @@ class DialerService(MultiService):
             self.lines.append(
                 Line(conf.name, cast(Any, client), conf.lines, dial_template=conf.dial_template)
             )
+        self.questionnaires = ScriptDirectory(Path(config.agi_scripts))
         self._agi_service(config).setServiceParent(self)  # type: ignore[no-untyped-call]
         site = Site(web_root(self.metrics, self.health))  # type: ignore[no-untyped-call]
         StreamServerEndpointService(
@@ -333,6 +336,7 @@ class DialerService(MultiService):
             metrics=self.metrics,
             config=config,
             clock=reactor,
+            questionnaires=self.questionnaires,
         )
         # Not a child: it starts after and stops before the others, so controllers drain
         # their calls while AMI and FastAGI are still up (MultiService stops children
@@ -345,14 +349,12 @@ class DialerService(MultiService):
         return changed
 
     def _agi_service(self, config: DaemonConfig) -> Service:
-        from pathlib import Path
-
-        from dialer.agi.runner import PoolAnswerStore, ScriptDirectory, SurveyRunner
+        from dialer.agi.runner import PoolAnswerStore, SurveyRunner
         from dialer.agi.server import FastAGIFactory, fastagi_service
 
         runner = SurveyRunner(
             PoolAnswerStore(self.pool),
-            ScriptDirectory(Path(config.agi_scripts)),
+            self.questionnaires,
             self.reactor,
             bus=self.bus,  # SurveyFinished -> the controller classifies the attempt
         )

@@ -570,7 +570,8 @@ class CampaignController(Service):
             or age >= self.settings.hopper_refresh
             or (len(cached.candidates) < wanted and age >= 1.0)
         ):
-            await self._refresh_zones(now)
+            if now - self._zones_at >= self.settings.zones_refresh:
+                await self._refresh_zones(now)  # a DISTINCT over the sample: not every reload
             open_zones = None
             if not self.settings.always_open:
                 open_zones = {z for z in self._zones if open_at(self.schedule, now, z)}
